@@ -1,0 +1,167 @@
+//! Assembles the application: storage, services and router. `Application::build` binds first
+//! and exposes its port, so tests start the real server on port 0.
+
+use axum::extract::FromRef;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+use crate::auth::AuthService;
+use crate::auth::tokens::random_token;
+use crate::config::Config;
+use crate::ratelimit::{MemoryRateLimiter, RateLimiter};
+use crate::store::{self, Store};
+
+/// Settings key of the generated JWT secret.
+const JWT_SECRET_KEY: &str = "jwt_secret";
+/// How often expired sessions are deleted and rate-limit keys swept.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The shared, cheaply cloneable context every handler receives.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<StateInner>,
+}
+
+struct StateInner {
+    config: Arc<Config>,
+    store: Arc<dyn Store>,
+    auth: AuthService,
+}
+
+impl AppState {
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+    pub fn auth(&self) -> &AuthService {
+        &self.inner.auth
+    }
+    pub fn metrics_handle(&self) -> Option<&'static PrometheusHandle> {
+        metrics_handle()
+    }
+}
+
+impl FromRef<AppState> for () {
+    fn from_ref(_: &AppState) {}
+}
+
+/// The process-wide Prometheus recorder (metrics macros are global; installed once).
+fn metrics_handle() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .as_ref()
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    limiter: Arc<MemoryRateLimiter>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let config = Arc::new(config);
+        let store = store::connect(
+            &config.database_url,
+            config.database_max_connections,
+            Duration::from_millis(config.database_acquire_timeout_ms),
+        )
+        .await?;
+        let secret = match &config.jwt_secret {
+            Some(s) if s.len() >= 32 => s.clone(),
+            Some(_) => anyhow::bail!("jwt_secret must be at least 32 characters"),
+            None => store.get_or_init(JWT_SECRET_KEY, random_token(48)).await?,
+        };
+        let limiter = Arc::new(MemoryRateLimiter::new(config.rate_limit_max_keys));
+        let auth = AuthService::new(
+            store.clone(),
+            limiter.clone() as Arc<dyn RateLimiter>,
+            config.clone(),
+            secret.as_bytes(),
+        )?;
+        metrics_handle();
+        let listener = TcpListener::bind(config.bind).await?;
+        let state = AppState {
+            inner: Arc::new(StateInner {
+                config,
+                store,
+                auth,
+            }),
+        };
+        Ok(Application {
+            listener,
+            state,
+            limiter,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
+    /// (bounded by `shutdown_grace_secs`) and closes the database.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            state,
+            limiter,
+        } = self;
+        let housekeeping = tokio::spawn(housekeeping(state.clone(), limiter));
+        let grace = Duration::from_secs(state.config().shutdown_grace_secs);
+        let app = crate::http::router(state.clone());
+        let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutdown requested; draining");
+            let _ = stopped_tx.send(());
+        });
+        let server = tokio::spawn(async move { serve.await });
+        tokio::pin!(server);
+        let result = tokio::select! {
+            r = &mut server => r,
+            _ = async { let _ = stopped_rx.await; tokio::time::sleep(grace).await } => {
+                tracing::warn!("in-flight requests outlived the shutdown grace period");
+                server.abort();
+                Ok(Ok(()))
+            }
+        };
+        housekeeping.abort();
+        state.store().close().await;
+        result??;
+        Ok(())
+    }
+}
+
+async fn housekeeping(state: AppState, limiter: Arc<MemoryRateLimiter>) {
+    let mut tick = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+    loop {
+        tick.tick().await;
+        limiter.sweep();
+        match state.store().purge_expired(crate::auth::now_millis()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "purged expired sessions"),
+            Err(e) => tracing::warn!(error = %e, "session purge failed"),
+        }
+    }
+}

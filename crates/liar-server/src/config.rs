@@ -1,0 +1,191 @@
+//! Configuration: built-in defaults, then an optional `liar.toml`, then `LIAR_*` environment
+//! variables (highest precedence). Every limit and lifetime of SPEC §1 is a setting here.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// A rate-limit rule: at most `limit` events per `window_secs`; exceeding it blocks the key for
+/// `block_secs`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LimitRule {
+    pub limit: u32,
+    pub window_secs: u64,
+    pub block_secs: u64,
+}
+
+/// Argon2id cost parameters. The defaults are the OWASP/RFC 9106 recommendation that the
+/// `argon2` crate ships (19 MiB, 2 passes); tests may lower them to run fast.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HashCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for HashCost {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// `sqlite://path` (created if missing). PostgreSQL/MySQL come with the scale-out adapters.
+    pub database_url: String,
+    /// Maximum pooled database connections.
+    pub database_max_connections: u32,
+    /// How long a request waits for a pooled connection before failing with 503.
+    pub database_acquire_timeout_ms: u64,
+    /// Redis for scale-out; unset means in-process state.
+    pub redis_url: Option<String>,
+    /// HS256 secret for access tokens; unset means generated once and persisted in the database.
+    pub jwt_secret: Option<String>,
+    /// Peers whose `X-Forwarded-For`/`Forwarded` headers are believed (CIDRs, comma-separated).
+    #[serde(deserialize_with = "cidr_list")]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Access token lifetime (SPEC §1.1: 15 min).
+    pub access_token_ttl_secs: u64,
+    /// Refresh token lifetime (SPEC §1.1: 7 days).
+    pub refresh_token_ttl_secs: u64,
+    /// Login attempts per client IP (SPEC §1.3: 3 per 10 s, then 20 s blocked).
+    pub login_per_ip: LimitRule,
+    /// Failed logins per account (SPEC §1.3: 10 per 15 min, then 15 min refused).
+    pub login_failures_per_account: LimitRule,
+    /// Registrations per client IP (SPEC §1.3: 10 per hour).
+    pub register_per_ip: LimitRule,
+    /// Upper bound on remembered rate-limit keys; expired keys are swept first.
+    pub rate_limit_max_keys: usize,
+    /// Argon2id cost.
+    pub password_hash: HashCost,
+    /// Password hashes computed at once; the rest queue, so a login storm cannot take every core.
+    pub password_hash_concurrency: usize,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Reconnect grace period for a dropped connection (SPEC §2.3, §3).
+    pub reconnect_grace_secs: u64,
+    /// `json` for JSON logs, anything else for human-readable.
+    pub log_format: String,
+    /// Seconds to let in-flight requests finish after a shutdown signal.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".parse().expect("static address"),
+            database_url: "sqlite://liar.db".into(),
+            database_max_connections: 8,
+            database_acquire_timeout_ms: 5_000,
+            redis_url: None,
+            jwt_secret: None,
+            trusted_proxies: Vec::new(),
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 7 * 24 * 3600,
+            login_per_ip: LimitRule {
+                limit: 3,
+                window_secs: 10,
+                block_secs: 20,
+            },
+            login_failures_per_account: LimitRule {
+                limit: 10,
+                window_secs: 15 * 60,
+                block_secs: 15 * 60,
+            },
+            register_per_ip: LimitRule {
+                limit: 10,
+                window_secs: 3600,
+                block_secs: 3600,
+            },
+            rate_limit_max_keys: 100_000,
+            password_hash: HashCost::default(),
+            password_hash_concurrency: std::thread::available_parallelism()
+                .map(|n| n.get().div_ceil(2))
+                .unwrap_or(1),
+            max_body_bytes: 64 * 1024,
+            reconnect_grace_secs: 60,
+            log_format: "text".into(),
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults ← `path` (when it exists) ← `LIAR_*` variables. Nested settings use a
+    /// double underscore: `LIAR_LOGIN_PER_IP__LIMIT=5`.
+    pub fn load(path: Option<&Path>) -> Result<Config, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let path = path.unwrap_or(Path::new("liar.toml"));
+        if path.exists() {
+            figment = figment.merge(Toml::file(path));
+        }
+        figment
+            .merge(Env::prefixed("LIAR_").split("__"))
+            .extract()
+            .map_err(Box::new)
+    }
+}
+
+/// Accepts `"10.0.0.0/8, 127.0.0.1"` or a list; bare addresses become host networks.
+fn cidr_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match Raw::deserialize(d)? {
+        Raw::One(s) => s.split(',').map(str::to_owned).collect(),
+        Raw::Many(v) => v,
+    };
+    items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| serde::de::Error::custom(format!("invalid CIDR `{s}`")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_and_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("liar.toml", "bind = \"0.0.0.0:9000\"\n[login_per_ip]\nlimit = 7\nwindow_secs = 1\nblock_secs = 2\n")?;
+            jail.set_env("LIAR_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1");
+            jail.set_env("LIAR_LOGIN_PER_IP__LIMIT", "9");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.bind.port(), 9000);
+            assert_eq!(c.login_per_ip.limit, 9);
+            assert_eq!(c.login_per_ip.block_secs, 2);
+            assert_eq!(c.trusted_proxies.len(), 2);
+            assert_eq!(c.register_per_ip.limit, 10);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_cidr_is_a_config_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LIAR_TRUSTED_PROXIES", "not-a-net");
+            assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,119 @@
+//! The HTTP surface: one `router()` per resource merged here, the OpenAPI document generated
+//! from the same handlers, the API browser, and the fallbacks that keep every failure a
+//! problem document.
+
+pub mod auth;
+pub mod extract;
+pub mod ops;
+pub mod users;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use std::time::Instant;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::app::AppState;
+use crate::error::{ApiError, FieldError, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Liar", description = "Real-time Liar Game (라이어 게임) server: REST API. \
+        Real-time play runs over STOMP 1.2 on `GET /ws` (see docs/protocol.md)."),
+    components(schemas(Problem, FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Registration, login and sessions"),
+        (name = "users", description = "Members"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every documented route, and the OpenAPI document describing exactly them.
+pub fn api() -> (Router<AppState>, OpenApiDoc) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(ops::router())
+        .split_for_parts()
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = api();
+    let max_body = state.config().max_body_bytes;
+    api.merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(track))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(panicked))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("NOT_FOUND", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::Status {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: "METHOD_NOT_ALLOWED",
+        detail: "this route does not accept that method".into(),
+    }
+}
+
+/// A panicking handler answers 500 and the server goes on (SPEC §6.1).
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let e = ApiError::Internal(anyhow::anyhow!("handler panicked"));
+    let mut r = e.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/problem+json"),
+    );
+    r
+}
+
+/// Request count and latency per route template and status.
+async fn track(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("liar_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("liar_http_request_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,15 @@
+//! Liar: a real-time Liar Game server. The binary (`main.rs`) is a thin CLI over this library.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod net;
+pub mod ratelimit;
+pub mod store;
+pub mod telemetry;
+
+pub use app::{AppState, Application};
+pub use config::Config;

@@ -1,0 +1,197 @@
+//! Rate limiting behind a port (`RateLimiter`) so scale-out can swap in a Redis script.
+//!
+//! The in-process limiter keeps a fixed window and a block per key in sharded maps. Expired keys
+//! are swept, and the number of keys is bounded (unbounded caches were a seed defect, SPEC §7).
+
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::config::LimitRule;
+
+#[async_trait]
+pub trait RateLimiter: Send + Sync {
+    /// Counts one event for `key`; over the limit, the key is blocked for `rule.block_secs`.
+    /// `Err` carries how long the caller must wait.
+    async fn hit(&self, key: &str, rule: LimitRule) -> Result<(), Duration>;
+    /// Counts one event without refusing it; reaching the limit blocks the key (used for failed
+    /// logins: the 10th failure locks the account).
+    async fn record(&self, key: &str, rule: LimitRule);
+    /// Refuses while the key is blocked, without counting.
+    async fn check(&self, key: &str) -> Result<(), Duration>;
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    window_start: Instant,
+    window: Duration,
+    count: u32,
+    blocked_until: Option<Instant>,
+}
+
+impl Entry {
+    fn expired(&self, now: Instant) -> bool {
+        now >= self.window_start + self.window && self.blocked_until.is_none_or(|b| now >= b)
+    }
+}
+
+const SHARDS: usize = 16;
+
+pub struct MemoryRateLimiter {
+    shards: Vec<Mutex<HashMap<String, Entry>>>,
+    hasher: RandomState,
+    max_keys_per_shard: usize,
+}
+
+impl MemoryRateLimiter {
+    pub fn new(max_keys: usize) -> MemoryRateLimiter {
+        MemoryRateLimiter {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: RandomState::new(),
+            max_keys_per_shard: (max_keys / SHARDS).max(16),
+        }
+    }
+
+    fn with_entry<T>(
+        &self,
+        key: &str,
+        rule: LimitRule,
+        now: Instant,
+        f: impl FnOnce(&mut Entry) -> T,
+    ) -> T {
+        let shard = &self.shards[self.hasher.hash_one(key) as usize % SHARDS];
+        let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= self.max_keys_per_shard && !map.contains_key(key) {
+            map.retain(|_, e| !e.expired(now));
+            if map.len() >= self.max_keys_per_shard {
+                // Still full of live keys: forget the oldest window rather than grow.
+                if let Some(oldest) = map
+                    .iter()
+                    .filter(|(_, e)| e.blocked_until.is_none())
+                    .min_by_key(|(_, e)| e.window_start)
+                    .map(|(k, _)| k.clone())
+                {
+                    map.remove(&oldest);
+                }
+            }
+        }
+        let window = Duration::from_secs(rule.window_secs);
+        let entry = map.entry(key.to_owned()).or_insert(Entry {
+            window_start: now,
+            window,
+            count: 0,
+            blocked_until: None,
+        });
+        if entry.blocked_until.is_some_and(|b| now >= b) {
+            entry.blocked_until = None;
+        }
+        if now >= entry.window_start + entry.window {
+            entry.window_start = now;
+            entry.window = window;
+            entry.count = 0;
+        }
+        f(entry)
+    }
+
+    /// Removes every expired key; returns how many remain.
+    pub fn sweep(&self) -> usize {
+        let now = Instant::now();
+        self.shards
+            .iter()
+            .map(|s| {
+                let mut map = s.lock().unwrap_or_else(|p| p.into_inner());
+                map.retain(|_, e| !e.expired(now));
+                map.len()
+            })
+            .sum()
+    }
+}
+
+fn blocked(entry: &Entry, now: Instant) -> Result<(), Duration> {
+    match entry.blocked_until {
+        Some(until) if until > now => Err(until - now),
+        _ => Ok(()),
+    }
+}
+
+#[async_trait]
+impl RateLimiter for MemoryRateLimiter {
+    async fn hit(&self, key: &str, rule: LimitRule) -> Result<(), Duration> {
+        let now = Instant::now();
+        self.with_entry(key, rule, now, |e| {
+            blocked(e, now)?;
+            e.count += 1;
+            if e.count > rule.limit {
+                let block = Duration::from_secs(rule.block_secs);
+                e.blocked_until = Some(now + block);
+                return Err(block);
+            }
+            Ok(())
+        })
+    }
+
+    async fn record(&self, key: &str, rule: LimitRule) {
+        let now = Instant::now();
+        self.with_entry(key, rule, now, |e| {
+            e.count += 1;
+            if e.count >= rule.limit {
+                e.blocked_until = Some(now + Duration::from_secs(rule.block_secs));
+            }
+        })
+    }
+
+    async fn check(&self, key: &str) -> Result<(), Duration> {
+        let now = Instant::now();
+        let shard = &self.shards[self.hasher.hash_one(key) as usize % SHARDS];
+        let map = shard.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(key).map_or(Ok(()), |e| blocked(e, now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULE: LimitRule = LimitRule {
+        limit: 3,
+        window_secs: 10,
+        block_secs: 20,
+    };
+
+    #[tokio::test]
+    async fn the_fourth_hit_blocks_for_the_block_time() {
+        let l = MemoryRateLimiter::new(1000);
+        for _ in 0..3 {
+            assert!(l.hit("ip", RULE).await.is_ok());
+        }
+        let wait = l.hit("ip", RULE).await.unwrap_err();
+        assert!(wait > Duration::from_secs(19) && wait <= Duration::from_secs(20));
+        assert!(l.check("ip").await.is_err());
+        assert!(l.hit("other", RULE).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn recording_up_to_the_limit_locks_the_key() {
+        let l = MemoryRateLimiter::new(1000);
+        let rule = LimitRule {
+            limit: 2,
+            window_secs: 60,
+            block_secs: 60,
+        };
+        l.record("acct", rule).await;
+        assert!(l.check("acct").await.is_ok());
+        l.record("acct", rule).await;
+        assert!(l.check("acct").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn the_key_count_stays_bounded() {
+        let l = MemoryRateLimiter::new(SHARDS * 16);
+        for i in 0..10_000 {
+            let _ = l.hit(&format!("k{i}"), RULE).await;
+        }
+        assert!(l.sweep() <= SHARDS * 16);
+    }
+}

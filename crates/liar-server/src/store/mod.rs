@@ -1,0 +1,179 @@
+//! Storage ports: the traits the domain owns. Handlers and services see only these; SQL lives in
+//! the adapters (`sqlite` now; `postgres`, `mysql` and `redis` plug in behind the same traits).
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+use crate::domain::{Email, UserId, Username};
+
+/// Opaque session id (the JWT `sid` claim).
+pub type SessionId = String;
+/// SHA-256 of a refresh token.
+pub type TokenHash = [u8; 32];
+/// Unix time in milliseconds.
+pub type Millis = i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("username already taken")]
+    UsernameTaken,
+    #[error("not found")]
+    NotFound,
+    /// The database could not be reached or no connection was free in time.
+    #[error("database unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("database error")]
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub struct NewMember {
+    pub email: Email,
+    pub username: Username,
+    pub password_hash: String,
+    pub now: Millis,
+}
+
+/// A member's public and private profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: UserId,
+    pub email: String,
+    pub username: String,
+    pub exp: i64,
+    pub level: String,
+    pub wins: i64,
+    pub losses: i64,
+    pub games: i64,
+    pub results_visible: bool,
+    pub is_admin: bool,
+}
+
+pub struct Credentials {
+    pub id: UserId,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Default)]
+pub struct ProfilePatch {
+    pub username: Option<Username>,
+    pub results_visible: Option<bool>,
+}
+
+/// A session about to be opened by a login.
+pub struct NewSession {
+    pub id: SessionId,
+    pub member: UserId,
+    pub refresh_hash: TokenHash,
+    pub now: Millis,
+    pub expires_at: Millis,
+}
+
+/// A refresh token about to replace the presented one.
+pub struct NextRefresh {
+    pub hash: TokenHash,
+    pub now: Millis,
+    pub expires_at: Millis,
+}
+
+/// Whether a session may still be used, and if not, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    Live,
+    /// A newer login took over (SPEC §1.2).
+    Replaced,
+    /// Logged out.
+    LoggedOut,
+    /// Killed because a rotated refresh token was presented again.
+    Reused,
+    Expired,
+    Unknown,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    Rotated {
+        member: UserId,
+        session: SessionId,
+    },
+    /// The token was already used: the session has now been revoked.
+    Reused,
+    /// The token's session is no longer live.
+    Dead(SessionState),
+    Unknown,
+}
+
+#[async_trait]
+pub trait MemberStore: Send + Sync {
+    /// Inserts a member; a taken email or username is a value error, decided by the constraint.
+    async fn create_member(&self, member: NewMember) -> Result<UserId, StoreError>;
+    async fn email_registered(&self, email: &Email) -> Result<bool, StoreError>;
+    async fn credentials(&self, email: &Email) -> Result<Option<Credentials>, StoreError>;
+    async fn member(&self, id: UserId) -> Result<Option<Member>, StoreError>;
+    async fn update_profile(&self, id: UserId, patch: ProfilePatch) -> Result<Member, StoreError>;
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Opens a session and makes it the member's only live one; returns the sessions it replaced.
+    async fn open_session(&self, session: NewSession) -> Result<Vec<SessionId>, StoreError>;
+    async fn session_state(
+        &self,
+        id: &str,
+        member: UserId,
+        now: Millis,
+    ) -> Result<SessionState, StoreError>;
+    /// Rotates a refresh token atomically: exactly one of two concurrent presentations wins.
+    async fn rotate_refresh(
+        &self,
+        presented: &TokenHash,
+        next: NextRefresh,
+    ) -> Result<RefreshOutcome, StoreError>;
+    /// Ends a live session (logout). Ending an already-ended session changes nothing.
+    async fn end_session(&self, id: &str, member: UserId, now: Millis) -> Result<(), StoreError>;
+    /// Deletes sessions and tokens past their lifetime; returns how many sessions went.
+    async fn purge_expired(&self, now: Millis) -> Result<u64, StoreError>;
+}
+
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    /// Returns the stored value, storing `init` first when the key is absent (first start wins
+    /// even when several nodes start at once).
+    async fn get_or_init(&self, key: &str, init: String) -> Result<String, StoreError>;
+}
+
+/// Connection pool figures, for `/metrics` and the pool-leak test.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+#[async_trait]
+pub trait Store: MemberStore + SessionStore + SettingsStore {
+    async fn ping(&self) -> Result<(), StoreError>;
+    fn pool_stats(&self) -> PoolStats;
+    async fn close(&self);
+}
+
+/// Opens the store named by a database URL, applying migrations.
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: std::time::Duration,
+) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        let store = sqlite::SqliteStore::connect(url, max_connections, acquire_timeout).await?;
+        store.migrate().await?;
+        return Ok(std::sync::Arc::new(store));
+    }
+    anyhow::bail!(
+        "unsupported database URL `{}`: this build speaks sqlite:// (PostgreSQL and MySQL adapters \
+         arrive with scale-out)",
+        url.split(':').next().unwrap_or("")
+    )
+}

@@ -1,0 +1,511 @@
+//! SQLite adapter for the storage ports: the embedded mode's database.
+//!
+//! Every write runs through [`SqliteStore::write`], a scoped unit of work that commits on `Ok`,
+//! rolls back on `Err` or early return, and always gives its connection back to the pool (the
+//! seed's outage was a connection leaked on an error path, SPEC §6.2). Writes start with
+//! `BEGIN IMMEDIATE` so two writers never deadlock upgrading a read lock.
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Row, error::ErrorKind};
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::*;
+
+/// How long a connection waits on SQLite's write lock before giving up. Write transactions are
+/// short, so this only matters under heavy contention.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> anyhow::Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(acquire_timeout)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { pool })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Runs `work` in one transaction: commit on `Ok`, roll back on `Err`; the connection returns
+    /// to the pool on every path, including panics and cancellation (the transaction's drop
+    /// rolls back).
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>> + Send,
+    {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(classify)?;
+        match work(&mut tx).await {
+            Ok(value) => {
+                tx.commit().await.map_err(classify)?;
+                Ok(value)
+            }
+            Err(e) => {
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::warn!(error = %rollback, "rollback failed; connection discarded");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Maps sqlx errors onto the port's error: pool exhaustion and IO are `Unavailable`.
+fn classify(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(Box::new(e))
+        }
+        other => StoreError::Other(Box::new(other)),
+    }
+}
+
+/// Maps a unique-constraint failure on `members` to the matching domain error.
+fn member_conflict(e: sqlx::Error) -> StoreError {
+    if let Some(db) = e.as_database_error()
+        && db.kind() == ErrorKind::UniqueViolation
+    {
+        let message = db.message();
+        if message.contains("members.email") {
+            return StoreError::EmailTaken;
+        }
+        if message.contains("members.username") {
+            return StoreError::UsernameTaken;
+        }
+    }
+    classify(e)
+}
+
+fn member_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Member, sqlx::Error> {
+    Ok(Member {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        username: row.try_get("username")?,
+        exp: row.try_get("exp")?,
+        level: row.try_get("level")?,
+        wins: row.try_get("wins")?,
+        losses: row.try_get("losses")?,
+        games: row.try_get("games")?,
+        results_visible: row.try_get("results_visible")?,
+        is_admin: row.try_get("is_admin")?,
+    })
+}
+
+const MEMBER_COLUMNS: &str =
+    "id, email, username, exp, level, wins, losses, games, results_visible, is_admin";
+
+#[async_trait]
+impl MemberStore for SqliteStore {
+    async fn create_member(&self, m: NewMember) -> Result<UserId, StoreError> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                let row = sqlx::query(
+                    "INSERT INTO members (email, username, password_hash, created_at) \
+                     VALUES (?, ?, ?, ?) RETURNING id",
+                )
+                .bind(m.email.as_str())
+                .bind(m.username.as_str())
+                .bind(&m.password_hash)
+                .bind(m.now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(member_conflict)?;
+                row.try_get("id").map_err(classify)
+            })
+        })
+        .await
+    }
+
+    async fn email_registered(&self, email: &Email) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM members WHERE email = ?")
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(row.is_some())
+    }
+
+    async fn credentials(&self, email: &Email) -> Result<Option<Credentials>, StoreError> {
+        let row = sqlx::query("SELECT id, password_hash FROM members WHERE email = ?")
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.map(|r| {
+            Ok(Credentials {
+                id: r.try_get("id")?,
+                password_hash: r.try_get("password_hash")?,
+            })
+        })
+        .transpose()
+        .map_err(classify)
+    }
+
+    async fn member(&self, id: UserId) -> Result<Option<Member>, StoreError> {
+        let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.as_ref()
+            .map(member_from_row)
+            .transpose()
+            .map_err(classify)
+    }
+
+    async fn update_profile(&self, id: UserId, patch: ProfilePatch) -> Result<Member, StoreError> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                let sql = format!(
+                    "UPDATE members SET username = COALESCE(?, username), \
+                     results_visible = COALESCE(?, results_visible) WHERE id = ? \
+                     RETURNING {MEMBER_COLUMNS}"
+                );
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(patch.username.as_ref().map(|u| u.as_str()))
+                    .bind(patch.results_visible)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(member_conflict)?
+                    .ok_or(StoreError::NotFound)?;
+                member_from_row(&row).map_err(classify)
+            })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn open_session(&self, s: NewSession) -> Result<Vec<SessionId>, StoreError> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                let replaced: Vec<SessionId> = sqlx::query(
+                    "UPDATE sessions SET ended_at = ?, end_reason = 'replaced' \
+                     WHERE member_id = ? AND ended_at IS NULL RETURNING id",
+                )
+                .bind(s.now)
+                .bind(s.member)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(classify)?
+                .iter()
+                .map(|r| r.try_get("id"))
+                .collect::<Result<_, _>>()
+                .map_err(classify)?;
+                sqlx::query(
+                    "INSERT INTO sessions (id, member_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                )
+                .bind(&s.id)
+                .bind(s.member)
+                .bind(s.now)
+                .bind(s.expires_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                insert_refresh(tx, &s.refresh_hash, &s.id, s.now, s.expires_at).await?;
+                sqlx::query("UPDATE members SET current_session_id = ? WHERE id = ?")
+                    .bind(&s.id)
+                    .bind(s.member)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                Ok(replaced)
+            })
+        })
+        .await
+    }
+
+    async fn session_state(
+        &self,
+        id: &str,
+        member: UserId,
+        now: Millis,
+    ) -> Result<SessionState, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.end_reason, s.expires_at, m.current_session_id \
+             FROM sessions s JOIN members m ON m.id = s.member_id \
+             WHERE s.id = ? AND s.member_id = ?",
+        )
+        .bind(id)
+        .bind(member)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        let Some(row) = row else {
+            return Ok(SessionState::Unknown);
+        };
+        let reason: Option<String> = row.try_get("end_reason").map_err(classify)?;
+        let expires_at: Millis = row.try_get("expires_at").map_err(classify)?;
+        let current: Option<String> = row.try_get("current_session_id").map_err(classify)?;
+        Ok(state_of(
+            reason.as_deref(),
+            expires_at,
+            current.as_deref() == Some(id),
+            now,
+        ))
+    }
+
+    async fn rotate_refresh(
+        &self,
+        presented: &TokenHash,
+        next: NextRefresh,
+    ) -> Result<RefreshOutcome, StoreError> {
+        let presented = *presented;
+        self.write(move |tx| Box::pin(rotate(tx, presented, next)))
+            .await
+    }
+
+    async fn end_session(&self, id: &str, member: UserId, now: Millis) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE sessions SET ended_at = ?, end_reason = 'logout' \
+                     WHERE id = ? AND member_id = ? AND ended_at IS NULL",
+                )
+                .bind(now)
+                .bind(&id)
+                .bind(member)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                clear_current(tx, member, &id).await
+            })
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: Millis) -> Result<u64, StoreError> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                sqlx::query(
+                    "DELETE FROM refresh_tokens WHERE session_id IN \
+                     (SELECT id FROM sessions WHERE expires_at < ?)",
+                )
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                sqlx::query(
+                    "UPDATE members SET current_session_id = NULL WHERE current_session_id IN \
+                     (SELECT id FROM sessions WHERE expires_at < ?)",
+                )
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                let done = sqlx::query("DELETE FROM sessions WHERE expires_at < ?")
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                Ok(done.rows_affected())
+            })
+        })
+        .await
+    }
+}
+
+/// Liveness from the stored facts. A session that is not the member's current one was replaced,
+/// unless it ended for another recorded reason.
+fn state_of(reason: Option<&str>, expires_at: Millis, current: bool, now: Millis) -> SessionState {
+    match reason {
+        Some("logout") => SessionState::LoggedOut,
+        Some("reused") => SessionState::Reused,
+        Some(_) => SessionState::Replaced,
+        None if !current => SessionState::Replaced,
+        None if expires_at <= now => SessionState::Expired,
+        None => SessionState::Live,
+    }
+}
+
+async fn insert_refresh(
+    tx: &mut SqliteConnection,
+    hash: &TokenHash,
+    session: &str,
+    now: Millis,
+    expires_at: Millis,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, session_id, issued_at, expires_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(&hash[..])
+    .bind(session)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+async fn clear_current(
+    tx: &mut SqliteConnection,
+    member: UserId,
+    session: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE members SET current_session_id = NULL WHERE id = ? AND current_session_id = ?",
+    )
+    .bind(member)
+    .bind(session)
+    .execute(&mut *tx)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+async fn rotate(
+    tx: &mut SqliteConnection,
+    presented: TokenHash,
+    next: NextRefresh,
+) -> Result<RefreshOutcome, StoreError> {
+    let row = sqlx::query(
+        "SELECT t.session_id, t.used_at, t.expires_at AS token_expires, s.member_id, s.end_reason, \
+         s.expires_at, m.current_session_id \
+         FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+         JOIN members m ON m.id = s.member_id WHERE t.token_hash = ?",
+    )
+    .bind(&presented[..])
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(classify)?;
+    let Some(row) = row else {
+        return Ok(RefreshOutcome::Unknown);
+    };
+    let get = |e: sqlx::Error| classify(e);
+    let session: String = row.try_get("session_id").map_err(get)?;
+    let member: UserId = row.try_get("member_id").map_err(get)?;
+    let used_at: Option<Millis> = row.try_get("used_at").map_err(get)?;
+    let token_expires: Millis = row.try_get("token_expires").map_err(get)?;
+    let reason: Option<String> = row.try_get("end_reason").map_err(get)?;
+    let expires_at: Millis = row.try_get("expires_at").map_err(get)?;
+    let current: Option<String> = row.try_get("current_session_id").map_err(get)?;
+    let state = state_of(
+        reason.as_deref(),
+        expires_at,
+        current.as_deref() == Some(session.as_str()),
+        next.now,
+    );
+    if state != SessionState::Live {
+        return Ok(RefreshOutcome::Dead(state));
+    }
+    if used_at.is_some() {
+        revoke_for_reuse(tx, &session, member, next.now).await?;
+        return Ok(RefreshOutcome::Reused);
+    }
+    if token_expires <= next.now {
+        return Ok(RefreshOutcome::Dead(SessionState::Expired));
+    }
+    let claimed = sqlx::query(
+        "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL",
+    )
+    .bind(next.now)
+    .bind(&presented[..])
+    .execute(&mut *tx)
+    .await
+    .map_err(classify)?;
+    if claimed.rows_affected() == 0 {
+        revoke_for_reuse(tx, &session, member, next.now).await?;
+        return Ok(RefreshOutcome::Reused);
+    }
+    insert_refresh(tx, &next.hash, &session, next.now, next.expires_at).await?;
+    Ok(RefreshOutcome::Rotated { member, session })
+}
+
+async fn revoke_for_reuse(
+    tx: &mut SqliteConnection,
+    session: &str,
+    member: UserId,
+    now: Millis,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE sessions SET ended_at = ?, end_reason = 'reused' WHERE id = ?")
+        .bind(now)
+        .bind(session)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+    clear_current(tx, member, session).await
+}
+
+#[async_trait]
+impl SettingsStore for SqliteStore {
+    async fn get_or_init(&self, key: &str, init: String) -> Result<String, StoreError> {
+        let key = key.to_owned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(&key)
+                .bind(&init)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                let row = sqlx::query("SELECT value FROM settings WHERE key = ?")
+                    .bind(&key)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                row.try_get("value").map_err(classify)
+            })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats {
+            size: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
