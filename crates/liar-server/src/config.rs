@@ -161,6 +161,8 @@ fn cidr_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
 }
 
 #[cfg(test)]
+// figment::Jail's closure type is fixed by figment.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

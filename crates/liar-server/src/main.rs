@@ -28,6 +28,8 @@ enum Command {
     Serve,
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Print the OpenAPI 3.1 document of the REST API (the same as `GET /openapi.json`).
+    Openapi,
 }
 
 #[tokio::main]
@@ -39,6 +41,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             store::connect(&config.database_url, 1, std::time::Duration::from_secs(10)).await?;
             tracing::info!("migrations applied");
+        }
+        Command::Openapi => {
+            println!("{}", liar_server::http::api().1.to_pretty_json()?);
         }
         Command::Serve => {
             let app = Application::build(config).await?;
