@@ -12,7 +12,9 @@ use tokio::net::TcpListener;
 use crate::auth::AuthService;
 use crate::auth::tokens::random_token;
 use crate::config::Config;
+use crate::hub::Hub;
 use crate::ratelimit::{MemoryRateLimiter, RateLimiter};
+use crate::room::Rooms;
 use crate::store::{self, Store};
 
 /// Settings key of the generated JWT secret.
@@ -30,6 +32,8 @@ struct StateInner {
     config: Arc<Config>,
     store: Arc<dyn Store>,
     auth: AuthService,
+    hub: Arc<Hub>,
+    rooms: Rooms,
 }
 
 impl AppState {
@@ -41,6 +45,12 @@ impl AppState {
     }
     pub fn auth(&self) -> &AuthService {
         &self.inner.auth
+    }
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.inner.hub
+    }
+    pub fn rooms(&self) -> &Rooms {
+        &self.inner.rooms
     }
     pub fn metrics_handle(&self) -> Option<&'static PrometheusHandle> {
         metrics_handle()
@@ -86,6 +96,19 @@ impl Application {
             config.clone(),
             secret.as_bytes(),
         )?;
+        let topics = liar_rules::Catalog::builtin()
+            .map_err(|e| anyhow::anyhow!("shipped topic data is invalid: {e}"))?
+            .topics()
+            .iter()
+            .map(|t| t.id.clone())
+            .collect();
+        let hub = Arc::new(Hub::default());
+        let rooms = Rooms::new(
+            hub.clone(),
+            auth.hasher().clone(),
+            Duration::from_secs(config.reconnect_grace_secs),
+            topics,
+        );
         metrics_handle();
         let listener = TcpListener::bind(config.bind).await?;
         let state = AppState {
@@ -93,6 +116,8 @@ impl Application {
                 config,
                 store,
                 auth,
+                hub,
+                rooms,
             }),
         };
         Ok(Application {

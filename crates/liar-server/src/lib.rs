@@ -2,14 +2,18 @@
 
 pub mod app;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod hub;
 pub mod net;
 pub mod ratelimit;
+pub mod room;
 pub mod store;
 pub mod telemetry;
+pub mod ws;
 
 pub use app::{AppState, Application};
 pub use config::Config;

@@ -86,6 +86,11 @@ impl AuthService {
         })
     }
 
+    /// The password hasher (rooms hash their passwords with it too).
+    pub fn hasher(&self) -> &Hasher {
+        &self.inner.hasher
+    }
+
     /// Listens for revoked sessions (replaced, logged out, reused).
     pub fn revocations(&self) -> broadcast::Receiver<Revocation> {
         self.inner.revocations.subscribe()

@@ -49,6 +49,24 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
+/// A query string; an unreadable one is a 400 problem, not axum's plain-text default.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| ApiError::bad_request("INVALID_QUERY", e.body_text()))
+    }
+}
+
 /// The client's address per `LIAR_TRUSTED_PROXIES` (see `net`).
 pub struct ClientIp(pub IpAddr);
 

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod extract;
 pub mod ops;
+pub mod rooms;
 pub mod users;
 
 use axum::Router;
@@ -33,6 +34,7 @@ use crate::error::{ApiError, FieldError, Problem};
     tags(
         (name = "auth", description = "Registration, login and sessions"),
         (name = "users", description = "Members"),
+        (name = "rooms", description = "Wait rooms (real-time commands go over STOMP)"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -60,6 +62,7 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
         .merge(users::router())
+        .merge(rooms::router())
         .merge(ops::router())
         .split_for_parts()
 }
@@ -67,7 +70,8 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api();
     let max_body = state.config().max_body_bytes;
-    api.merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+    api.merge(crate::ws::router())
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(track))

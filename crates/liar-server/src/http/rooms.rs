@@ -1,0 +1,198 @@
+//! `/api/rooms`: create, list/search, get and delete rooms (SPEC §2.1). Everything else a room
+//! does happens over STOMP (`ws`).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{ApiJson, ApiQuery, Auth};
+use crate::app::AppState;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::room::{Person, RoomError, RoomId, RoomStatus, RoomSummary, RoomView};
+
+/// Rooms per page when `limit` is absent.
+const DEFAULT_PAGE: usize = 20;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_room, list_rooms))
+        .routes(routes!(get_room, delete_room))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRoom {
+    /// 1–30 characters.
+    #[schema(example = "Friday night")]
+    name: Option<String>,
+    /// Makes the room private (not listed; joining needs it). Stored hashed.
+    password: Option<String>,
+    /// Any subset of the room settings; the rest take their defaults.
+    #[schema(value_type = Option<crate::room::RoomSettings>)]
+    settings: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomCreated {
+    room_id: RoomId,
+    /// 6-letter join code.
+    #[schema(example = "KXWPQM")]
+    code: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Substring of the room name or host name, case-insensitive.
+    q: Option<String>,
+    /// `waiting` or `playing`.
+    status: Option<String>,
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
+    /// 1–50, default 20.
+    limit: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomPage {
+    items: Vec<RoomSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+/// Create a room; the caller becomes its host (leaving his previous room first).
+#[utoipa::path(post, path = "/api/rooms", tag = "rooms", security(("bearer" = [])), request_body = CreateRoom,
+    responses(
+        (status = 201, description = "Created", body = RoomCreated),
+        (status = 400, description = "`VALIDATION` (every bad field, settings included), `MALFORMED_JSON`, `INVALID_BODY`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`IN_GAME`: the caller is playing a game elsewhere", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_room(
+    State(state): State<AppState>,
+    Auth(claims): Auth,
+    ApiJson(body): ApiJson<CreateRoom>,
+) -> Result<impl IntoResponse, ApiError> {
+    let member = state
+        .store()
+        .member(claims.user)
+        .await?
+        .ok_or_else(|| ApiError::not_found("USER_NOT_FOUND", "member not found"))?;
+    let host = Person {
+        id: member.id,
+        username: member.username,
+    };
+    let (room_id, code) = state
+        .rooms()
+        .create(
+            host,
+            body.name.as_deref(),
+            body.password.as_deref(),
+            body.settings.as_ref(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(RoomCreated { room_id, code }),
+    ))
+}
+
+/// List public rooms, newest first.
+#[utoipa::path(get, path = "/api/rooms", tag = "rooms", params(ListQuery),
+    responses(
+        (status = 200, description = "One page", body = RoomPage),
+        (status = 400, description = "`VALIDATION`: bad status, cursor or limit", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_rooms(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<axum::Json<RoomPage>, ApiError> {
+    let mut errors = Vec::new();
+    let status = match query.status.as_deref() {
+        None | Some("") => None,
+        Some("waiting") => Some(RoomStatus::Waiting),
+        Some("playing") => Some(RoomStatus::Playing),
+        Some(_) => {
+            errors.push(FieldError::new(
+                "status",
+                "INVALID_VALUE",
+                "status is waiting or playing",
+            ));
+            None
+        }
+    };
+    let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => c
+            .parse::<RoomId>()
+            .map_err(|_| errors.push(FieldError::new("cursor", "INVALID_VALUE", "unknown cursor")))
+            .ok(),
+    };
+    let max = crate::room::MAX_PAGE;
+    let limit = match query.limit.as_deref() {
+        None | Some("") => DEFAULT_PAGE,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                errors.push(FieldError::new(
+                    "limit",
+                    "OUT_OF_RANGE",
+                    format!("limit is 1–{max}"),
+                ));
+                DEFAULT_PAGE
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let (items, next) = state
+        .rooms()
+        .list(query.q.as_deref(), status, cursor, limit);
+    Ok(axum::Json(RoomPage {
+        items,
+        next_cursor: next.map(|id| id.to_string()),
+    }))
+}
+
+/// A room with its members and settings, by id or join code.
+#[utoipa::path(get, path = "/api/rooms/{roomId}", tag = "rooms",
+    params(("roomId" = String, Path, description = "Room id, or its 6-letter join code")),
+    responses(
+        (status = 200, description = "The room", body = RoomView),
+        (status = 404, description = "`ROOM_NOT_FOUND`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_room(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+) -> Result<axum::Json<RoomView>, ApiError> {
+    let id = state.rooms().resolve(&room).ok_or(RoomError::NotFound)?;
+    Ok(axum::Json(state.rooms().view(id).await?))
+}
+
+/// Close a room (host only): every member is evicted with `room.closed`.
+#[utoipa::path(delete, path = "/api/rooms/{roomId}", tag = "rooms", security(("bearer" = [])),
+    params(("roomId" = String, Path, description = "Room id, or its 6-letter join code")),
+    responses(
+        (status = 204, description = "Closed"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`NOT_HOST`, `NOT_A_MEMBER`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`ROOM_NOT_FOUND`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`IN_GAME`", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn delete_room(
+    State(state): State<AppState>,
+    Auth(claims): Auth,
+    Path(room): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = state.rooms().resolve(&room).ok_or(RoomError::NotFound)?;
+    state.rooms().delete(claims.user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

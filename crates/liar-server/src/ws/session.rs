@@ -1,0 +1,713 @@
+//! One WebSocket connection: a reader loop that decodes STOMP frames and turns them into room
+//! commands, and a writer task fed by a bounded outbox. Nothing outside this module writes to a
+//! socket. Room and private events arrive through forwarder tasks, one per subscription, which
+//! resync a subscriber that fell behind with a fresh snapshot instead of stalling anyone.
+
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use bytes::{Bytes, BytesMut};
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use liar_stomp::{Command as Stomp, Decoded, Decoder, Frame, Limits, encode_message};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::app::AppState;
+use crate::auth::Revocation;
+use crate::auth::tokens::random_token;
+use crate::domain::UserId;
+use crate::error::ApiError;
+use crate::hub::PresenceChange;
+use crate::room::{Person, RoomError, RoomFrame, RoomId, Rooms, Subscription};
+use crate::store::SessionState;
+
+/// The first frame must be CONNECT within this time.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Heart-beat the server offers to send and wants to receive, in ms.
+const SERVER_HEARTBEAT_MS: u64 = 10_000;
+/// Frames queued for one socket; beyond it, room subscriptions resync from a snapshot.
+const OUTBOX: usize = 1024;
+/// Frames per second a connection may send (SPEC §4); excess frames are dropped.
+const FRAMES_PER_SECOND: u32 = 20;
+/// Seconds of continuous excess after which the connection is closed.
+const FLOOD_SECONDS: u32 = 3;
+
+enum Out {
+    Frame(Bytes),
+    HeartBeat(Duration),
+    Close,
+}
+
+/// What the reader loop does after a frame.
+enum Flow {
+    Continue,
+    Close,
+}
+
+pub async fn run(socket: WebSocket, state: AppState) {
+    let (sink, mut stream) = socket.split();
+    let (out, out_rx) = mpsc::channel(OUTBOX);
+    let writer = tokio::spawn(write_loop(sink, out_rx));
+    let mut revocations = state.auth().revocations();
+    let mut input = Input::default();
+    let connect = tokio::time::timeout(CONNECT_TIMEOUT, input.next_frame(&mut stream)).await;
+    let conn = match connect {
+        Err(_) => Err(("CONNECT_TIMEOUT", "no CONNECT frame in time".to_owned())),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(frame)) => Conn::connect(&state, out.clone(), frame).await,
+    };
+    match conn {
+        Ok(mut conn) => {
+            metrics::gauge!("liar_ws_connections").increment(1.0);
+            conn.serve(&mut stream, &mut input, &mut revocations).await;
+            conn.finish().await;
+            metrics::gauge!("liar_ws_connections").decrement(1.0);
+        }
+        Err((code, message)) => {
+            let _ = out.send(Out::Frame(error_frame(code, &message))).await;
+        }
+    }
+    let _ = out.send(Out::Close).await;
+    drop(out);
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+}
+
+async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Out>) {
+    let mut beat: Option<Duration> = None;
+    loop {
+        let idle = async {
+            match beat {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let sent = tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(Out::Frame(bytes)) => sink.send(to_message(bytes)).await,
+                Some(Out::HeartBeat(d)) => { beat = Some(d); Ok(()) }
+                Some(Out::Close) | None => { let _ = sink.send(Message::Close(None)).await; break }
+            },
+            _ = idle => sink.send(Message::Text(Utf8Bytes::from_static("\n"))).await,
+        };
+        if sent.is_err() {
+            break;
+        }
+    }
+}
+
+fn to_message(bytes: Bytes) -> Message {
+    match Utf8Bytes::try_from(bytes.clone()) {
+        Ok(text) => Message::Text(text),
+        Err(_) => Message::Binary(bytes),
+    }
+}
+
+/// Decodes STOMP frames out of WebSocket messages.
+struct Input {
+    buf: BytesMut,
+    decoder: Decoder,
+}
+
+impl Default for Input {
+    fn default() -> Self {
+        Input {
+            buf: BytesMut::new(),
+            decoder: Decoder::new(Limits::default()),
+        }
+    }
+}
+
+type Refusal = (&'static str, String);
+
+impl Input {
+    /// The next complete frame (heart-beats skipped), reading more messages as needed.
+    async fn next_frame(&mut self, stream: &mut SplitStream<WebSocket>) -> Result<Frame, Refusal> {
+        loop {
+            if let Some(frame) = self.decoded()? {
+                return Ok(frame);
+            }
+            match stream.next().await {
+                Some(Ok(msg)) => self.push(msg),
+                _ => return Err(("CLOSED", "connection closed".into())),
+            }
+        }
+    }
+
+    fn push(&mut self, msg: Message) {
+        match msg {
+            Message::Text(t) => self.buf.extend_from_slice(t.as_bytes()),
+            Message::Binary(b) => self.buf.extend_from_slice(&b),
+            _ => {}
+        }
+    }
+
+    /// A complete frame already buffered, if any.
+    fn decoded(&mut self) -> Result<Option<Frame>, Refusal> {
+        loop {
+            match self.decoder.decode(&mut self.buf) {
+                Ok(Some(Decoded::Frame(f))) => return Ok(Some(f)),
+                Ok(Some(Decoded::HeartBeat)) => continue,
+                Ok(None) => return Ok(None),
+                Err(e) => return Err((e.code(), e.to_string())),
+            }
+        }
+    }
+}
+
+/// An authenticated connection.
+struct Conn {
+    state: AppState,
+    out: mpsc::Sender<Out>,
+    user: UserId,
+    username: String,
+    session: String,
+    subs: HashMap<String, (String, Option<JoinHandle<()>>)>,
+    errors_sub: Option<String>,
+    events_sub: Option<String>,
+    message_ids: Arc<AtomicU64>,
+    incoming: Option<Duration>,
+    window_start: Instant,
+    window_frames: u32,
+    flood_streak: u32,
+}
+
+impl Conn {
+    async fn connect(
+        state: &AppState,
+        out: mpsc::Sender<Out>,
+        frame: Frame,
+    ) -> Result<Conn, Refusal> {
+        if !matches!(frame.command, Stomp::Connect | Stomp::Stomp) {
+            return Err(("NOT_CONNECTED", "the first frame must be CONNECT".into()));
+        }
+        let token = bearer(&frame).ok_or(("UNAUTHENTICATED", "missing access token".to_owned()))?;
+        let claims = state
+            .auth()
+            .authenticate(&token)
+            .await
+            .map_err(|e| match e {
+                ApiError::Unauthorized(f) => (f.code(), f.to_string()),
+                other => (other.code(), "authentication failed".to_owned()),
+            })?;
+        let member = state
+            .store()
+            .member(claims.user)
+            .await
+            .ok()
+            .flatten()
+            .ok_or(("INVALID_TOKEN", "unknown member".to_owned()))?;
+        let (cx, cy) = heart_beat(&frame);
+        let outgoing = (cy > 0).then(|| Duration::from_millis(cy.max(SERVER_HEARTBEAT_MS)));
+        let incoming = (cx > 0).then(|| Duration::from_millis(cx.max(SERVER_HEARTBEAT_MS)));
+        let conn_id = format!("c-{}", random_token(6));
+        let connected = Frame::new(Stomp::Connected)
+            .header("version", "1.2")
+            .header(
+                "heart-beat",
+                format!("{SERVER_HEARTBEAT_MS},{SERVER_HEARTBEAT_MS}"),
+            )
+            .header("server", concat!("liar/", env!("CARGO_PKG_VERSION")))
+            .header("user-name", member.id.to_string())
+            .header("session", conn_id);
+        let _ = out.send(Out::Frame(connected.encode())).await;
+        if let Some(d) = outgoing {
+            let _ = out.send(Out::HeartBeat(d)).await;
+        }
+        if state.hub().connected(member.id) == PresenceChange::CameOnline {
+            state.rooms().presence(member.id, true).await;
+        }
+        Ok(Conn {
+            state: state.clone(),
+            out,
+            user: member.id,
+            username: member.username,
+            session: claims.session,
+            subs: HashMap::new(),
+            errors_sub: None,
+            events_sub: None,
+            message_ids: Arc::new(AtomicU64::new(0)),
+            incoming,
+            window_start: Instant::now(),
+            window_frames: 0,
+            flood_streak: 0,
+        })
+    }
+
+    async fn serve(
+        &mut self,
+        stream: &mut SplitStream<WebSocket>,
+        input: &mut Input,
+        revocations: &mut broadcast::Receiver<Revocation>,
+    ) {
+        let mut last_seen = Instant::now();
+        loop {
+            let silent = async {
+                match self.incoming {
+                    Some(d) => tokio::time::sleep_until(last_seen + d * 2).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                msg = stream.next() => {
+                    let Some(Ok(msg)) = msg else { return };
+                    last_seen = Instant::now();
+                    if matches!(msg, Message::Close(_)) {
+                        return;
+                    }
+                    input.push(msg);
+                    loop {
+                        match input.decoded() {
+                            Ok(Some(frame)) => {
+                                if let Flow::Close = self.on_frame(frame).await {
+                                    return;
+                                }
+                            }
+                            Ok(None) => break,
+                            Err((code, message)) => return self.refuse(code, &message).await,
+                        }
+                    }
+                }
+                rev = revocations.recv() => {
+                    if let Some(reason) = self.revoked(rev).await {
+                        return self.kick(reason).await;
+                    }
+                }
+                _ = silent => return,
+            }
+        }
+    }
+
+    /// Whether this connection's session just ended (and why).
+    async fn revoked(
+        &self,
+        rev: Result<Revocation, broadcast::error::RecvError>,
+    ) -> Option<SessionState> {
+        match rev {
+            Ok(r) if r.session == self.session => Some(r.reason),
+            Ok(_) | Err(broadcast::error::RecvError::Closed) => None,
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                // Missed some revocations: ask the store directly.
+                let state = self
+                    .state
+                    .store()
+                    .session_state(&self.session, self.user, crate::auth::now_millis())
+                    .await
+                    .ok()?;
+                (state != SessionState::Live).then_some(state)
+            }
+        }
+    }
+
+    async fn kick(&self, reason: SessionState) {
+        let (code, event) = match reason {
+            SessionState::Replaced => ("SESSION_REPLACED", "session.replaced"),
+            SessionState::Reused => ("REFRESH_REUSED", "session.ended"),
+            _ => ("SESSION_REVOKED", "session.ended"),
+        };
+        if let Some(sub) = &self.events_sub {
+            let body = json!({"type": event, "code": code, "message": "this session was ended by a newer login or a logout"});
+            let _ = self
+                .out
+                .send(Out::Frame(self.message("/user/queue/events", sub, &body)))
+                .await;
+        }
+        self.refuse(code, "session ended").await;
+    }
+
+    async fn refuse(&self, code: &str, message: &str) {
+        let _ = self.out.send(Out::Frame(error_frame(code, message))).await;
+    }
+
+    async fn finish(&mut self) {
+        for (_, (_, task)) in self.subs.drain() {
+            if let Some(task) = task {
+                task.abort();
+            }
+        }
+        let hub = self.state.hub();
+        hub.release_user(self.user);
+        if hub.disconnected(self.user) == PresenceChange::WentOffline {
+            self.state.rooms().presence(self.user, false).await;
+        }
+    }
+
+    /// Counts a frame against the rate limit; `Err` when it must be dropped or the connection
+    /// closed.
+    fn rate(&mut self) -> Result<(), Flow> {
+        let now = Instant::now();
+        if now.duration_since(self.window_start) >= Duration::from_secs(1) {
+            if self.window_frames > FRAMES_PER_SECOND {
+                self.flood_streak += 1;
+            } else {
+                self.flood_streak = 0;
+            }
+            self.window_start = now;
+            self.window_frames = 0;
+        }
+        self.window_frames += 1;
+        if self.window_frames <= FRAMES_PER_SECOND {
+            return Ok(());
+        }
+        if self.flood_streak + 1 >= FLOOD_SECONDS {
+            return Err(Flow::Close);
+        }
+        if self.window_frames == FRAMES_PER_SECOND + 1 {
+            self.error_message(
+                "RATE_LIMITED",
+                &format!("more than {FRAMES_PER_SECOND} frames per second; frames dropped"),
+                None,
+            );
+        }
+        Err(Flow::Continue)
+    }
+
+    async fn on_frame(&mut self, frame: Frame) -> Flow {
+        match self.rate() {
+            Ok(()) => {}
+            Err(Flow::Close) => {
+                self.refuse("FLOOD", "too many frames for too long").await;
+                return Flow::Close;
+            }
+            Err(Flow::Continue) => return Flow::Continue,
+        }
+        let receipt = frame.get("receipt").map(str::to_owned);
+        let result = match frame.command {
+            Stomp::Subscribe => self.subscribe(&frame).await,
+            Stomp::Unsubscribe => self.unsubscribe(&frame),
+            Stomp::Send => self.send(&frame).await,
+            Stomp::Ack | Stomp::Nack => Ok(()),
+            Stomp::Begin | Stomp::Commit | Stomp::Abort => {
+                Err(("UNSUPPORTED", "transactions are not supported".to_owned()))
+            }
+            Stomp::Disconnect => {
+                if let Some(r) = receipt {
+                    let _ = self.out.send(Out::Frame(receipt_frame(&r))).await;
+                }
+                return Flow::Close;
+            }
+            other => {
+                self.refuse(
+                    "UNEXPECTED_COMMAND",
+                    &format!("{} is not a client frame", other.as_str()),
+                )
+                .await;
+                return Flow::Close;
+            }
+        };
+        match result {
+            Ok(()) => {
+                if let Some(r) = receipt {
+                    self.enqueue(receipt_frame(&r));
+                }
+                Flow::Continue
+            }
+            Err(("MISSING_HEADER", message)) => {
+                self.refuse("MISSING_HEADER", &message).await;
+                Flow::Close
+            }
+            Err((code, message)) => {
+                self.error_message(code, &message, receipt.as_deref());
+                Flow::Continue
+            }
+        }
+    }
+
+    async fn subscribe(&mut self, frame: &Frame) -> Result<(), Refusal> {
+        let (Some(id), Some(dest)) = (frame.get("id"), frame.get("destination")) else {
+            return Err((
+                "MISSING_HEADER",
+                "SUBSCRIBE needs id and destination".into(),
+            ));
+        };
+        let (id, dest) = (id.to_owned(), dest.to_owned());
+        let task = match dest.as_str() {
+            "/user/queue/errors" => {
+                self.errors_sub = Some(id.clone());
+                None
+            }
+            "/user/queue/events" => {
+                self.events_sub = Some(id.clone());
+                let rx = self.state.hub().user_events(self.user);
+                Some(tokio::spawn(forward_plain(self.forwarder(&dest, &id), rx)))
+            }
+            "/topic/lobby" => {
+                let rx = self.state.hub().lobby();
+                Some(tokio::spawn(forward_plain(self.forwarder(&dest, &id), rx)))
+            }
+            d => {
+                let room = room_topic(d)?;
+                let since = frame.get("since-seq").and_then(|s| s.trim().parse().ok());
+                let rooms = self.state.rooms().clone();
+                let sub = rooms
+                    .subscribe(self.user, room, since)
+                    .await
+                    .map_err(|e| match e {
+                        RoomError::NotAMember => {
+                            ("FORBIDDEN", format!("not a member of room {room}"))
+                        }
+                        other => (other.code(), other.message()),
+                    })?;
+                let fwd = self.forwarder(&dest, &id);
+                Some(tokio::spawn(forward_room(fwd, rooms, self.user, room, sub)))
+            }
+        };
+        if let Some((_, Some(old))) = self.subs.insert(id, (dest, task)) {
+            old.abort();
+        }
+        Ok(())
+    }
+
+    fn unsubscribe(&mut self, frame: &Frame) -> Result<(), Refusal> {
+        let id = frame
+            .get("id")
+            .ok_or(("MISSING_HEADER", "UNSUBSCRIBE needs id".to_owned()))?;
+        if let Some((_, Some(task))) = self.subs.remove(id) {
+            task.abort();
+        }
+        if self.errors_sub.as_deref() == Some(id) {
+            self.errors_sub = None;
+        }
+        if self.events_sub.as_deref() == Some(id) {
+            self.events_sub = None;
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, frame: &Frame) -> Result<(), Refusal> {
+        let dest = frame
+            .get("destination")
+            .ok_or(("MISSING_HEADER", "SEND needs a destination".to_owned()))?;
+        let (room, command) = app_destination(dest, self.state.rooms())?;
+        let body: Value = if frame.body.iter().all(u8::is_ascii_whitespace) {
+            json!({})
+        } else {
+            serde_json::from_slice(&frame.body)
+                .map_err(|e| ("MALFORMED_JSON", format!("body is not JSON: {e}")))?
+        };
+        let started = std::time::Instant::now();
+        let result = self.command(room, command, &body).await;
+        metrics::histogram!("liar_command_seconds", "command" => command.to_owned())
+            .record(started.elapsed().as_secs_f64());
+        result.map_err(|e| (e.code(), e.message()))
+    }
+
+    async fn command(&self, room: RoomId, command: &str, body: &Value) -> Result<(), RoomError> {
+        let rooms = self.state.rooms();
+        let field = |name: &'static str, what: &str| {
+            RoomError::Validation(vec![crate::error::FieldError::new(
+                name,
+                "REQUIRED",
+                format!("{name} must be {what}"),
+            )])
+        };
+        match command {
+            "join" => {
+                let who = Person {
+                    id: self.user,
+                    username: self.username.clone(),
+                };
+                rooms
+                    .join(who, room, body["password"].as_str())
+                    .await
+                    .map(|_| ())
+            }
+            "leave" => rooms.leave(self.user, room).await,
+            "ready" => {
+                let ready = body["ready"]
+                    .as_bool()
+                    .ok_or_else(|| field("ready", "true or false"))?;
+                rooms.ready(self.user, room, ready).await
+            }
+            "settings" => rooms.settings(self.user, room, body.clone()).await,
+            "kick" => {
+                let target = body["userId"]
+                    .as_i64()
+                    .ok_or_else(|| field("userId", "a member id"))?;
+                rooms.kick(self.user, room, target).await
+            }
+            "chat" => {
+                let text = body["text"]
+                    .as_str()
+                    .ok_or_else(|| field("text", "a string"))?;
+                rooms.chat(self.user, room, text.to_owned()).await
+            }
+            _ => Err(RoomError::Validation(vec![])),
+        }
+    }
+
+    fn forwarder(&self, dest: &str, sub: &str) -> Forwarder {
+        Forwarder {
+            out: self.out.clone(),
+            dest: dest.to_owned(),
+            sub: sub.to_owned(),
+            ids: self.message_ids.clone(),
+        }
+    }
+
+    fn message(&self, dest: &str, sub: &str, body: &Value) -> Bytes {
+        let fwd = self.forwarder(dest, sub);
+        fwd.frame(&serde_json::to_vec(body).unwrap_or_default())
+    }
+
+    /// Queues a frame without waiting; a connection whose outbox is full is too slow and its
+    /// subscriptions resync, so a dropped receipt or error here is the least harm.
+    fn enqueue(&self, frame: Bytes) {
+        let _ = self.out.try_send(Out::Frame(frame));
+    }
+
+    fn error_message(&self, code: &str, message: &str, receipt: Option<&str>) {
+        let Some(sub) = &self.errors_sub else { return };
+        let mut body = json!({"type": "error", "code": code, "message": message});
+        if let Some(r) = receipt {
+            body["receiptId"] = json!(r);
+        }
+        self.enqueue(self.message("/user/queue/errors", sub, &body));
+    }
+}
+
+/// Parses `/topic/rooms/{id}`; other destinations are refused.
+fn room_topic(dest: &str) -> Result<RoomId, Refusal> {
+    if let Some(rest) = dest.strip_prefix("/topic/rooms/") {
+        return rest
+            .parse()
+            .map_err(|_| ("ROOM_NOT_FOUND", format!("no room `{rest}`")));
+    }
+    if dest.starts_with("/user/") || dest.starts_with("/queue/") {
+        return Err((
+            "FORBIDDEN",
+            "only your own /user/queue/events and /user/queue/errors".into(),
+        ));
+    }
+    Err(("UNKNOWN_DESTINATION", format!("no destination `{dest}`")))
+}
+
+/// Parses `/app/rooms/{id or code}/{command}`.
+fn app_destination<'a>(dest: &'a str, rooms: &Rooms) -> Result<(RoomId, &'a str), Refusal> {
+    let unknown = || ("UNKNOWN_DESTINATION", format!("no destination `{dest}`"));
+    let rest = dest.strip_prefix("/app/rooms/").ok_or_else(unknown)?;
+    let (room, command) = rest.split_once('/').ok_or_else(unknown)?;
+    const COMMANDS: &[&str] = &["join", "leave", "ready", "settings", "kick", "chat"];
+    if !COMMANDS.contains(&command) {
+        return Err(unknown());
+    }
+    let room = rooms
+        .resolve(room)
+        .ok_or(("ROOM_NOT_FOUND", format!("no room `{room}`")))?;
+    Ok((room, command))
+}
+
+fn bearer(frame: &Frame) -> Option<String> {
+    let auth = frame
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.trim());
+    if let Some(value) = auth {
+        let (scheme, token) = value.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned())
+            .filter(|t| !t.is_empty());
+    }
+    frame
+        .get("passcode")
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+}
+
+/// The client's `heart-beat:cx,cy` (0,0 when absent or malformed).
+fn heart_beat(frame: &Frame) -> (u64, u64) {
+    frame
+        .get("heart-beat")
+        .and_then(|h| h.split_once(','))
+        .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
+        .unwrap_or((0, 0))
+}
+
+fn error_frame(code: &str, message: &str) -> Bytes {
+    Frame::new(Stomp::Error)
+        .header("message", code)
+        .header("content-type", "application/json")
+        .with_body(json!({"code": code, "message": message}).to_string())
+        .encode()
+}
+
+fn receipt_frame(id: &str) -> Bytes {
+    Frame::new(Stomp::Receipt).header("receipt-id", id).encode()
+}
+
+/// Writes MESSAGE frames of one subscription to the connection's outbox.
+struct Forwarder {
+    out: mpsc::Sender<Out>,
+    dest: String,
+    sub: String,
+    ids: Arc<AtomicU64>,
+}
+
+impl Forwarder {
+    fn frame(&self, body: &[u8]) -> Bytes {
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
+        let mut out = BytesMut::with_capacity(body.len() + 128);
+        encode_message(&self.dest, &self.sub, &id.to_string(), body, &mut out);
+        out.freeze()
+    }
+
+    async fn send(&self, body: &[u8]) -> bool {
+        self.out.send(Out::Frame(self.frame(body))).await.is_ok()
+    }
+}
+
+async fn forward_plain(fwd: Forwarder, mut rx: broadcast::Receiver<Bytes>) {
+    loop {
+        match rx.recv().await {
+            Ok(body) => {
+                if !fwd.send(&body).await {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::debug!(missed = n, dest = %fwd.dest, "subscriber lagged");
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+async fn forward_room(
+    fwd: Forwarder,
+    rooms: Rooms,
+    user: UserId,
+    room: RoomId,
+    mut sub: Subscription,
+) {
+    loop {
+        for body in std::mem::take(&mut sub.first) {
+            if !fwd.send(&body).await {
+                return;
+            }
+        }
+        loop {
+            match sub.live.recv().await {
+                Ok(RoomFrame::Event { json, .. }) => {
+                    if !fwd.send(&json).await {
+                        return;
+                    }
+                }
+                Ok(RoomFrame::Evict(u)) if u == user => return,
+                Ok(RoomFrame::Evict(_)) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => break,
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+        // Fell behind: start again from a snapshot.
+        match rooms.subscribe(user, room, None).await {
+            Ok(fresh) => sub = fresh,
+            Err(_) => return,
+        }
+    }
+}
