@@ -14,7 +14,7 @@ use crate::auth::tokens::random_token;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::ratelimit::{MemoryRateLimiter, RateLimiter};
-use crate::room::Rooms;
+use crate::room::{Rooms, RoomsConfig};
 use crate::store::{self, Store};
 
 /// Settings key of the generated JWT secret.
@@ -34,6 +34,7 @@ struct StateInner {
     auth: AuthService,
     hub: Arc<Hub>,
     rooms: Rooms,
+    catalog: Arc<liar_rules::Catalog>,
 }
 
 impl AppState {
@@ -51,6 +52,9 @@ impl AppState {
     }
     pub fn rooms(&self) -> &Rooms {
         &self.inner.rooms
+    }
+    pub fn catalog(&self) -> &liar_rules::Catalog {
+        &self.inner.catalog
     }
     pub fn metrics_handle(&self) -> Option<&'static PrometheusHandle> {
         metrics_handle()
@@ -96,19 +100,20 @@ impl Application {
             config.clone(),
             secret.as_bytes(),
         )?;
-        let topics = liar_rules::Catalog::builtin()
-            .map_err(|e| anyhow::anyhow!("shipped topic data is invalid: {e}"))?
-            .topics()
-            .iter()
-            .map(|t| t.id.clone())
-            .collect();
-        let hub = Arc::new(Hub::default());
-        let rooms = Rooms::new(
-            hub.clone(),
-            auth.hasher().clone(),
-            Duration::from_secs(config.reconnect_grace_secs),
-            topics,
+        let catalog = Arc::new(
+            liar_rules::Catalog::builtin()
+                .map_err(|e| anyhow::anyhow!("shipped topic data is invalid: {e}"))?,
         );
+        let hub = Arc::new(Hub::default());
+        let rooms = Rooms::new(RoomsConfig {
+            hub: hub.clone(),
+            hasher: auth.hasher().clone(),
+            catalog: catalog.clone(),
+            results: store.clone(),
+            grace: Duration::from_secs(config.reconnect_grace_secs),
+            deal_secs: config.deal_secs,
+            result_display: Duration::from_secs(config.result_display_secs),
+        });
         metrics_handle();
         let listener = TcpListener::bind(config.bind).await?;
         let state = AppState {
@@ -118,6 +123,7 @@ impl Application {
                 auth,
                 hub,
                 rooms,
+                catalog,
             }),
         };
         Ok(Application {

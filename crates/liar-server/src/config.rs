@@ -74,6 +74,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Reconnect grace period for a dropped connection (SPEC §2.3, §3).
     pub reconnect_grace_secs: u64,
+    /// Seconds players look at their cards before the first hint.
+    pub deal_secs: u32,
+    /// Seconds the result stays up before the room waits again (SPEC §3: 10 s).
+    pub result_display_secs: u64,
     /// `json` for JSON logs, anything else for human-readable.
     pub log_format: String,
     /// Seconds to let in-flight requests finish after a shutdown signal.
@@ -114,6 +118,8 @@ impl Default for Config {
                 .unwrap_or(1),
             max_body_bytes: 64 * 1024,
             reconnect_grace_secs: 60,
+            deal_secs: 5,
+            result_display_secs: 10,
             log_format: "text".into(),
             shutdown_grace_secs: 10,
         }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod extract;
 pub mod ops;
 pub mod rooms;
+pub mod topics;
 pub mod users;
 
 use axum::Router;
@@ -63,6 +64,7 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
         .merge(auth::router())
         .merge(users::router())
         .merge(rooms::router())
+        .merge(topics::router())
         .merge(ops::router())
         .split_for_parts()
 }

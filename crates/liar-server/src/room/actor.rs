@@ -11,6 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use liar_rules::rand::SeedableRng;
+use liar_rules::rand::rngs::StdRng;
+use liar_rules::{Game, GameEnd, Input, Millis, Output};
+
 use super::registry::{JoinOutcome, Shared, Subscription};
 use super::{
     MemberView, Person, RoomError, RoomFrame, RoomId, RoomSettings, RoomStatus, RoomSummary,
@@ -18,6 +22,7 @@ use super::{
 };
 use crate::domain::UserId;
 use crate::error::FieldError;
+use crate::store::{FinishedGame, FinishedPlayer, PlayerTotals};
 
 /// Room events kept for `since-seq` replay.
 pub const REPLAY_LOG: usize = 256;
@@ -26,6 +31,12 @@ const CHAT_BURST: usize = 5;
 const CHAT_WINDOW: Duration = Duration::from_secs(5);
 /// Chat message length in characters (SPEC §4).
 const CHAT_MAX_CHARS: usize = 300;
+/// Attempts to store a finished game before giving up (each waits twice as long).
+const RECORD_ATTEMPTS: u32 = 6;
+
+fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
 
 type Reply<T> = oneshot::Sender<Result<T, RoomError>>;
 
@@ -83,6 +94,46 @@ pub enum Command {
         user: UserId,
         generation: u64,
     },
+    Start {
+        user: UserId,
+        reply: Reply<()>,
+    },
+    Play {
+        user: UserId,
+        command: liar_rules::Command,
+        reply: Reply<()>,
+    },
+    /// Re-send the member's private game state (his card) after he resubscribed.
+    Resync {
+        user: UserId,
+    },
+    GameTimer {
+        game: u64,
+        timer: liar_rules::Timer,
+    },
+    ResultStored {
+        game: u64,
+        outcome: Stored,
+    },
+    BackToLobby {
+        game: u64,
+    },
+}
+
+/// What storing a finished game produced.
+pub struct Stored {
+    result: Value,
+    aborted: bool,
+    totals: Option<(i64, Vec<PlayerTotals>)>,
+}
+
+/// The game being played in a room.
+struct Running {
+    no: u64,
+    game: Game,
+    key: String,
+    started_at: i64,
+    topic_id: String,
 }
 
 struct Seat {
@@ -113,6 +164,9 @@ pub struct RoomActor {
     shared: Arc<Shared>,
     last_summary: Option<Value>,
     closed: bool,
+    game: Option<Running>,
+    games: u64,
+    rng: StdRng,
 }
 
 pub struct NewRoom {
@@ -145,6 +199,9 @@ impl RoomActor {
             shared,
             last_summary: None,
             closed: false,
+            game: None,
+            games: 0,
+            rng: StdRng::from_rng(&mut liar_rules::rand::rng()),
         };
         actor.seat(room.host);
         actor
@@ -221,6 +278,20 @@ impl RoomActor {
             }
             Command::Presence { user, online } => self.presence(user, online),
             Command::GraceExpired { user, generation } => self.grace_expired(user, generation),
+            Command::Start { user, reply } => {
+                let _ = reply.send(self.start(user));
+            }
+            Command::Play {
+                user,
+                command,
+                reply,
+            } => {
+                let _ = reply.send(self.play(user, command));
+            }
+            Command::Resync { user } => self.resync(user),
+            Command::GameTimer { game, timer } => self.game_timer(game, timer),
+            Command::ResultStored { game, outcome } => self.result_stored(game, outcome),
+            Command::BackToLobby { game } => self.back_to_lobby(game),
         }
     }
 
@@ -328,6 +399,9 @@ impl RoomActor {
             .ok_or(RoomError::NotAMember)?
             .username
             .clone();
+        if self.game.as_ref().is_some_and(|r| !r.game.chat_open()) {
+            return Err(RoomError::WrongPhase);
+        }
         let text = text.trim().to_owned();
         let n = text.chars().count();
         if n == 0 || n > CHAT_MAX_CHARS {
@@ -375,6 +449,10 @@ impl RoomActor {
     }
 
     fn presence(&mut self, user: UserId, online: bool) {
+        let playing = self
+            .game
+            .as_ref()
+            .is_some_and(|r| r.game.players().contains(&user));
         let Some(seat) = self.seat_mut(user) else {
             return;
         };
@@ -382,6 +460,20 @@ impl RoomActor {
             return;
         }
         seat.connected = online;
+        if playing {
+            // The game announces the disconnect and runs its own grace (SPEC §3).
+            seat.grace = None;
+            let input = if online {
+                Input::Reconnected(user)
+            } else {
+                Input::Disconnected(user)
+            };
+            self.feed(input);
+            if online {
+                self.resync(user);
+            }
+            return;
+        }
         if online {
             seat.grace = None;
             self.emit(json!({"type": "player.reconnected", "userId": user}));
@@ -389,6 +481,307 @@ impl RoomActor {
             self.start_grace(user);
             self.emit(json!({"type": "player.disconnected", "userId": user}));
         }
+    }
+
+    // ----- the game -----
+
+    fn start(&mut self, user: UserId) -> Result<(), RoomError> {
+        self.require_host(user)?;
+        self.require_lobby()?;
+        if self.seats.len() < liar_rules::MIN_PLAYERS {
+            return Err(RoomError::NotEnoughPlayers);
+        }
+        if self.seats.iter().any(|s| s.id != self.host && !s.ready) {
+            return Err(RoomError::NotReady);
+        }
+        let catalog = self.shared.catalog.clone();
+        let topic = match self.settings.topic_id.as_str() {
+            "random" => catalog.random_topic(&mut self.rng),
+            id => catalog.topic(id),
+        }
+        .ok_or(RoomError::Internal)?;
+        let now = crate::auth::now_millis();
+        let players = self.seats.iter().map(|s| s.id).collect();
+        let (game, outputs) = Game::try_start(
+            players,
+            self.game_settings(),
+            topic,
+            Millis(now),
+            &mut self.rng,
+        )
+        .map_err(|e| {
+            tracing::error!(room = self.id, error = ?e, "game did not start");
+            RoomError::Internal
+        })?;
+        self.games += 1;
+        self.status = RoomStatus::Playing;
+        self.game = Some(Running {
+            no: self.games,
+            game,
+            key: format!(
+                "{}-{}-{}",
+                self.id,
+                self.games,
+                crate::auth::tokens::random_token(9)
+            ),
+            started_at: now,
+            topic_id: topic.id.clone(),
+        });
+        metrics::counter!("liar_games_started_total").increment(1);
+        self.process(outputs);
+        Ok(())
+    }
+
+    fn game_settings(&self) -> liar_rules::GameSettings {
+        use super::settings::{Language, Mode, TiePolicy};
+        let s = &self.settings;
+        liar_rules::GameSettings {
+            mode: match s.mode {
+                Mode::Classic => liar_rules::Mode::Classic,
+                Mode::Fool => liar_rules::Mode::Fool,
+            },
+            hint_rounds: s.hint_rounds as u8,
+            hint_secs: s.hint_seconds,
+            discussion_secs: s.discussion_seconds,
+            vote_secs: s.vote_seconds,
+            defense_secs: s.defense_seconds,
+            guess_secs: s.guess_seconds,
+            tie_policy: match s.tie_policy {
+                TiePolicy::LiarWins => liar_rules::TiePolicy::LiarWins,
+                TiePolicy::Revote => liar_rules::TiePolicy::Revote,
+            },
+            grace_secs: self.shared.grace.as_secs() as u32,
+            deal_secs: self.shared.deal_secs,
+            language: match s.language {
+                Language::Ko => liar_rules::Language::Ko,
+                Language::En => liar_rules::Language::En,
+            },
+        }
+    }
+
+    fn play(&mut self, user: UserId, command: liar_rules::Command) -> Result<(), RoomError> {
+        let Some(running) = self.game.as_mut() else {
+            return Err(RoomError::WrongPhase);
+        };
+        let now = Millis(crate::auth::now_millis());
+        let input = Input::Command {
+            player: user,
+            command,
+        };
+        let outputs = running
+            .game
+            .handle(input, now, &mut self.rng)
+            .map_err(|e| RoomError::Rule(e.code(), e.to_string()))?;
+        self.process(outputs);
+        Ok(())
+    }
+
+    /// Feeds a non-command input (timer, presence); refusals there are not anyone's error.
+    fn feed(&mut self, input: Input) {
+        let Some(running) = self.game.as_mut() else {
+            return;
+        };
+        let now = Millis(crate::auth::now_millis());
+        if let Ok(outputs) = running.game.handle(input, now, &mut self.rng) {
+            self.process(outputs);
+        }
+    }
+
+    fn game_timer(&mut self, game: u64, timer: liar_rules::Timer) {
+        if self.game.as_ref().is_some_and(|r| r.no == game) {
+            self.feed(Input::Timer(timer));
+        }
+    }
+
+    fn resync(&mut self, user: UserId) {
+        let card = self.game.as_ref().and_then(|r| r.game.card_for(user));
+        if let Some(card) = card {
+            self.private_event(user, to_value(&card));
+        }
+    }
+
+    fn process(&mut self, outputs: Vec<Output>) {
+        for output in outputs {
+            match output {
+                Output::Broadcast(event) => self.emit(to_value(&event)),
+                Output::Private { to, event } => self.private_event(to, to_value(&event)),
+                Output::Schedule { timer, at } => self.schedule(timer, at),
+                Output::Finished(end) => self.finished(end),
+            }
+        }
+    }
+
+    fn schedule(&self, timer: liar_rules::Timer, at: Millis) {
+        let Some(game) = self.game.as_ref().map(|r| r.no) else {
+            return;
+        };
+        let delay = (at.0 - crate::auth::now_millis()).max(0) as u64;
+        let inbox = self.inbox.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            if let Some(tx) = inbox.upgrade() {
+                let _ = tx.send(Command::GameTimer { game, timer }).await;
+            }
+        });
+    }
+
+    /// The game is over: store it (exactly once, by key), then announce it.
+    fn finished(&mut self, end: GameEnd) {
+        let Some(running) = self.game.as_ref() else {
+            return;
+        };
+        let word = running.game.word().ko.clone();
+        let (result, finished) = match &end {
+            GameEnd::Completed(r) => {
+                let result = json!({
+                    "winner": r.winner, "liarId": r.liar_id, "topicId": r.topic_id,
+                    "word": r.word, "guess": r.guess, "votes": r.votes, "players": r.players,
+                });
+                let players = r
+                    .players
+                    .iter()
+                    .map(|p| FinishedPlayer {
+                        user_id: p.user_id,
+                        role: to_value(&p.role).as_str().unwrap_or("citizen").to_owned(),
+                        voted_correctly: p.voted_correctly,
+                        won: p.won,
+                        exp: i64::from(p.exp),
+                    })
+                    .collect();
+                let winner = to_value(&r.winner).as_str().map(str::to_owned);
+                (result, (winner, Some(r.liar_id), r.word.clone(), players))
+            }
+            GameEnd::Aborted { reason } => {
+                let players = running
+                    .game
+                    .players()
+                    .iter()
+                    .map(|id| FinishedPlayer {
+                        user_id: *id,
+                        role: if *id == running.game.liar() {
+                            "liar"
+                        } else {
+                            "citizen"
+                        }
+                        .into(),
+                        voted_correctly: false,
+                        won: false,
+                        exp: 0,
+                    })
+                    .collect();
+                let result = json!({"aborted": true, "reason": reason});
+                (result, (None, Some(running.game.liar()), word, players))
+            }
+        };
+        if let GameEnd::Aborted { reason } = &end {
+            self.emit(json!({"type": "game.aborted", "reason": reason}));
+        }
+        let Some(running) = self.game.as_ref() else {
+            return;
+        };
+        let (winner, liar_id, word, players) = finished;
+        let game = FinishedGame {
+            key: running.key.clone(),
+            room_name: self.name.clone(),
+            topic_id: running.topic_id.clone(),
+            word,
+            mode: to_value(&self.settings.mode)
+                .as_str()
+                .unwrap_or("classic")
+                .to_owned(),
+            winner,
+            liar_id,
+            players,
+            result_json: result.to_string(),
+            started_at: running.started_at,
+            ended_at: crate::auth::now_millis(),
+        };
+        let aborted = matches!(end, GameEnd::Aborted { .. });
+        self.record(running.no, game, result, aborted);
+    }
+
+    fn record(&self, no: u64, game: FinishedGame, result: Value, aborted: bool) {
+        let store = self.shared.results.clone();
+        let inbox = self.inbox.clone();
+        tokio::spawn(async move {
+            let mut totals = None;
+            for attempt in 0..RECORD_ATTEMPTS {
+                match store.record_game(game.clone()).await {
+                    Ok(t) => {
+                        totals = Some(t);
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, attempt, key = %game.key, "storing a result failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                    }
+                }
+            }
+            if totals.is_none() {
+                tracing::error!(key = %game.key, "result could not be stored");
+            }
+            if let Some(tx) = inbox.upgrade() {
+                let outcome = Stored {
+                    result,
+                    aborted,
+                    totals,
+                };
+                let _ = tx.send(Command::ResultStored { game: no, outcome }).await;
+            }
+        });
+    }
+
+    fn result_stored(&mut self, game: u64, outcome: Stored) {
+        if !self.game.as_ref().is_some_and(|r| r.no == game) {
+            return;
+        }
+        let delay = if outcome.aborted {
+            Duration::ZERO
+        } else {
+            let mut event = outcome.result;
+            let (game_id, totals) = outcome.totals.unwrap_or_default();
+            if let Some(players) = event["players"].as_array_mut() {
+                for p in players {
+                    let id = p["userId"].as_i64();
+                    let t = totals.iter().find(|t| Some(t.user_id) == id);
+                    p["level"] = json!(t.map(|t| t.level.clone()));
+                    p["totalExp"] = json!(t.map(|t| t.exp));
+                }
+            }
+            event["type"] = json!("game.ended");
+            event["gameId"] = json!(game_id);
+            self.emit(event);
+            metrics::counter!("liar_games_finished_total").increment(1);
+            self.shared.result_display
+        };
+        let inbox = self.inbox.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Some(tx) = inbox.upgrade() {
+                let _ = tx.send(Command::BackToLobby { game }).await;
+            }
+        });
+    }
+
+    /// After the result: the room waits for a rematch, ready flags cleared (SPEC §2.3).
+    fn back_to_lobby(&mut self, game: u64) {
+        if !self.game.as_ref().is_some_and(|r| r.no == game) {
+            return;
+        }
+        self.game = None;
+        self.status = RoomStatus::Waiting;
+        let mut offline = Vec::new();
+        for seat in &mut self.seats {
+            seat.ready = false;
+            if !seat.connected {
+                offline.push(seat.id);
+            }
+        }
+        for user in offline {
+            self.start_grace(user);
+        }
+        let room = self.view();
+        self.emit(json!({"type": "room.waiting", "room": room}));
     }
 
     fn grace_expired(&mut self, user: UserId, generation: u64) {
@@ -463,6 +856,9 @@ impl RoomActor {
     }
 
     fn require_lobby(&self) -> Result<(), RoomError> {
+        if self.game.is_some() {
+            return Err(RoomError::InGame);
+        }
         if self.status == RoomStatus::Playing {
             return Err(RoomError::InGame);
         }
@@ -507,6 +903,7 @@ impl RoomActor {
             status: self.status,
             private: self.private,
             settings: self.settings.clone(),
+            game: self.game.as_ref().map(|r| r.game.public_state()),
             members: self
                 .seats
                 .iter()

@@ -6,7 +6,7 @@ mod actor;
 mod registry;
 pub mod settings;
 
-pub use registry::{JoinOutcome, MAX_PAGE, Rooms, Subscription};
+pub use registry::{JoinOutcome, MAX_PAGE, Rooms, RoomsConfig, Subscription};
 pub use settings::RoomSettings;
 
 use bytes::Bytes;
@@ -58,6 +58,11 @@ pub struct RoomView {
     pub status: RoomStatus,
     pub private: bool,
     pub settings: RoomSettings,
+    /// The running game's public state (phase, deadline, order, hints, vote count); absent in
+    /// the lobby. Never anything secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub game: Option<serde_json::Value>,
     /// Seat order, host first.
     pub members: Vec<MemberView>,
 }
@@ -108,6 +113,13 @@ pub enum RoomError {
     RateLimited,
     #[error("invalid input")]
     Validation(Vec<FieldError>),
+    #[error("a game needs at least 3 members")]
+    NotEnoughPlayers,
+    #[error("every member but the host must be ready")]
+    NotReady,
+    /// A refusal by the game rules (`NOT_YOUR_TURN`, `WRONG_PHASE`, `SELF_VOTE`, ...).
+    #[error("{1}")]
+    Rule(&'static str, String),
     #[error("internal error")]
     Internal,
 }
@@ -125,6 +137,9 @@ impl RoomError {
             RoomError::WrongPhase => "WRONG_PHASE",
             RoomError::RateLimited => "RATE_LIMITED",
             RoomError::Validation(_) => "VALIDATION",
+            RoomError::NotEnoughPlayers => "NOT_ENOUGH_PLAYERS",
+            RoomError::NotReady => "NOT_READY",
+            RoomError::Rule(code, _) => code,
             RoomError::Internal => "INTERNAL",
         }
     }
@@ -156,9 +171,12 @@ impl From<RoomError> for ApiError {
                 code: e.code(),
                 detail,
             },
-            RoomError::Full | RoomError::InGame | RoomError::WrongPhase => {
-                ApiError::conflict(e.code(), detail)
-            }
+            RoomError::Full
+            | RoomError::InGame
+            | RoomError::WrongPhase
+            | RoomError::NotEnoughPlayers
+            | RoomError::NotReady
+            | RoomError::Rule(..) => ApiError::conflict(e.code(), detail),
             RoomError::RateLimited => ApiError::RateLimited {
                 retry_after: std::time::Duration::from_secs(1),
             },

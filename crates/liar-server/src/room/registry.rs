@@ -3,9 +3,10 @@
 //! another) under a per-member lock, so one member is never seated in two rooms.
 
 use bytes::Bytes;
-use rand::Rng;
+use liar_rules::Catalog;
+use rand::RngExt;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,6 +20,7 @@ use crate::auth::password::Hasher;
 use crate::domain::{Password, UserId};
 use crate::error::FieldError;
 use crate::hub::Hub;
+use crate::store::ResultStore;
 
 /// Commands queued per room before senders wait.
 const INBOX: usize = 1024;
@@ -62,7 +64,24 @@ pub struct Shared {
     dir: Mutex<Directory>,
     pub hub: Arc<Hub>,
     pub grace: Duration,
-    topics: HashSet<String>,
+    pub deal_secs: u32,
+    pub result_display: Duration,
+    pub catalog: Arc<Catalog>,
+    pub results: Arc<dyn ResultStore>,
+}
+
+/// What rooms need from the rest of the server.
+pub struct RoomsConfig {
+    pub hub: Arc<Hub>,
+    pub hasher: Hasher,
+    pub catalog: Arc<Catalog>,
+    pub results: Arc<dyn ResultStore>,
+    /// Reconnect grace (SPEC §2.3, §3).
+    pub grace: Duration,
+    /// Time to read the card before the first hint.
+    pub deal_secs: u32,
+    /// Time the result stays up before the room waits again (SPEC §3: 10 s).
+    pub result_display: Duration,
 }
 
 impl Shared {
@@ -83,7 +102,7 @@ impl Shared {
     }
 
     pub fn topic_known(&self, id: &str) -> bool {
-        self.topics.contains(id)
+        self.catalog.topic(id).is_some()
     }
 
     pub fn update_summary(&self, summary: RoomSummary) {
@@ -124,13 +143,17 @@ pub struct Rooms {
 }
 
 impl Rooms {
-    pub fn new(hub: Arc<Hub>, hasher: Hasher, grace: Duration, topics: HashSet<String>) -> Rooms {
+    pub fn new(config: RoomsConfig) -> Rooms {
+        let hasher = config.hasher;
         Rooms {
             shared: Arc::new(Shared {
                 dir: Mutex::new(Directory::default()),
-                hub,
-                grace,
-                topics,
+                hub: config.hub,
+                grace: config.grace,
+                deal_secs: config.deal_secs,
+                result_display: config.result_display,
+                catalog: config.catalog,
+                results: config.results,
             }),
             next_id: Arc::new(AtomicI64::new(1)),
             locks: Arc::new(
@@ -360,6 +383,35 @@ impl Rooms {
     pub async fn delete(&self, user: UserId, room: RoomId) -> Result<(), RoomError> {
         self.ask(room, |reply| Command::Delete { user, reply })
             .await
+    }
+
+    pub async fn start(&self, user: UserId, room: RoomId) -> Result<(), RoomError> {
+        self.ask(room, |reply| Command::Start { user, reply }).await
+    }
+
+    pub async fn play(
+        &self,
+        user: UserId,
+        room: RoomId,
+        command: liar_rules::Command,
+    ) -> Result<(), RoomError> {
+        self.ask(room, |reply| Command::Play {
+            user,
+            command,
+            reply,
+        })
+        .await
+    }
+
+    /// Asks the member's room to re-send his private game state (after he resubscribed).
+    pub async fn resync(&self, user: UserId) {
+        let Some(room) = self.room_of(user) else {
+            return;
+        };
+        let inbox = self.shared.dir().rooms.get(&room).map(|e| e.inbox.clone());
+        if let Some(inbox) = inbox {
+            let _ = inbox.send(Command::Resync { user }).await;
+        }
     }
 
     pub async fn view(&self, room: RoomId) -> Result<RoomView, RoomError> {

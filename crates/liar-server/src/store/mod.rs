@@ -145,6 +145,51 @@ pub trait SettingsStore: Send + Sync {
     async fn get_or_init(&self, key: &str, init: String) -> Result<String, StoreError>;
 }
 
+/// A finished (or aborted) game, ready to be stored once.
+#[derive(Debug, Clone)]
+pub struct FinishedGame {
+    /// Unique per game; storing the same key again changes nothing.
+    pub key: String,
+    pub room_name: String,
+    pub topic_id: String,
+    pub word: String,
+    pub mode: String,
+    /// `liar` or `citizens`; `None` when aborted.
+    pub winner: Option<String>,
+    pub liar_id: Option<UserId>,
+    pub players: Vec<FinishedPlayer>,
+    /// The result as published, kept verbatim.
+    pub result_json: String,
+    pub started_at: Millis,
+    pub ended_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct FinishedPlayer {
+    pub user_id: UserId,
+    pub role: String,
+    pub voted_correctly: bool,
+    pub won: bool,
+    pub exp: i64,
+}
+
+/// A member's totals after a game was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlayerTotals {
+    pub user_id: UserId,
+    pub exp: i64,
+    pub level: String,
+}
+
+#[async_trait]
+pub trait ResultStore: Send + Sync {
+    /// Stores the game, one row per player, each player's totals and an outbox record in one
+    /// transaction — unless a game with this key is stored already. Returns the game id and
+    /// the players' totals either way.
+    async fn record_game(&self, game: FinishedGame)
+    -> Result<(i64, Vec<PlayerTotals>), StoreError>;
+}
+
 /// Connection pool figures, for `/metrics` and the pool-leak test.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolStats {
@@ -154,7 +199,7 @@ pub struct PoolStats {
 }
 
 #[async_trait]
-pub trait Store: MemberStore + SessionStore + SettingsStore {
+pub trait Store: MemberStore + SessionStore + SettingsStore + ResultStore {
     async fn ping(&self) -> Result<(), StoreError>;
     fn pool_stats(&self) -> PoolStats;
     async fn close(&self);

@@ -488,6 +488,119 @@ impl SettingsStore for SqliteStore {
 }
 
 #[async_trait]
+impl ResultStore for SqliteStore {
+    async fn record_game(
+        &self,
+        game: FinishedGame,
+    ) -> Result<(i64, Vec<PlayerTotals>), StoreError> {
+        self.write(move |tx| Box::pin(record(tx, game))).await
+    }
+}
+
+async fn record(
+    tx: &mut SqliteConnection,
+    game: FinishedGame,
+) -> Result<(i64, Vec<PlayerTotals>), StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO games (game_key, room_name, topic_id, word, mode, winner, liar_id, aborted, \
+         player_count, result_json, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (game_key) DO NOTHING RETURNING id",
+    )
+    .bind(&game.key)
+    .bind(&game.room_name)
+    .bind(&game.topic_id)
+    .bind(&game.word)
+    .bind(&game.mode)
+    .bind(&game.winner)
+    .bind(game.liar_id)
+    .bind(game.winner.is_none())
+    .bind(game.players.len() as i64)
+    .bind(&game.result_json)
+    .bind(game.started_at)
+    .bind(game.ended_at)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(classify)?;
+    let game_id: i64 = match inserted {
+        Some(row) => row.try_get("id").map_err(classify)?,
+        None => {
+            // Stored before: report the totals as they are, change nothing.
+            let row = sqlx::query("SELECT id FROM games WHERE game_key = ?")
+                .bind(&game.key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(classify)?;
+            let id: i64 = row.try_get("id").map_err(classify)?;
+            return Ok((id, totals(tx, &game.players).await?));
+        }
+    };
+    let aborted = game.winner.is_none();
+    for p in &game.players {
+        sqlx::query(
+            "INSERT INTO game_players (game_id, user_id, role, voted_correctly, won, exp) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(game_id)
+        .bind(p.user_id)
+        .bind(&p.role)
+        .bind(p.voted_correctly)
+        .bind(p.won)
+        .bind(p.exp)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+        if aborted {
+            continue;
+        }
+        let row = sqlx::query(
+            "UPDATE members SET exp = exp + ?, wins = wins + ?, losses = losses + ?, \
+             games = games + 1 WHERE id = ? RETURNING exp",
+        )
+        .bind(p.exp)
+        .bind(i64::from(p.won))
+        .bind(i64::from(!p.won))
+        .bind(p.user_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(classify)?;
+        let exp: i64 = row.try_get("exp").map_err(classify)?;
+        sqlx::query("UPDATE members SET level = ? WHERE id = ?")
+            .bind(liar_rules::Level::from_exp(exp.max(0) as u64).as_str())
+            .bind(p.user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+    }
+    sqlx::query("INSERT INTO outbox (topic, payload, created_at) VALUES ('game.finished', ?, ?)")
+        .bind(&game.result_json)
+        .bind(game.ended_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+    Ok((game_id, totals(tx, &game.players).await?))
+}
+
+async fn totals(
+    tx: &mut SqliteConnection,
+    players: &[FinishedPlayer],
+) -> Result<Vec<PlayerTotals>, StoreError> {
+    let mut out = Vec::with_capacity(players.len());
+    for p in players {
+        let row = sqlx::query("SELECT exp, level FROM members WHERE id = ?")
+            .bind(p.user_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(classify)?;
+        out.push(PlayerTotals {
+            user_id: p.user_id,
+            exp: row.try_get("exp").map_err(classify)?,
+            level: row.try_get("level").map_err(classify)?,
+        });
+    }
+    Ok(out)
+}
+
+#[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")

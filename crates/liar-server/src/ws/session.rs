@@ -433,7 +433,10 @@ impl Conn {
             "/user/queue/events" => {
                 self.events_sub = Some(id.clone());
                 let rx = self.state.hub().user_events(self.user);
-                Some(tokio::spawn(forward_plain(self.forwarder(&dest, &id), rx)))
+                let task = tokio::spawn(forward_plain(self.forwarder(&dest, &id), rx));
+                // A reconnecting player gets his card again (SPEC §3).
+                self.state.rooms().resync(self.user).await;
+                Some(task)
             }
             "/topic/lobby" => {
                 let rx = self.state.hub().lobby();
@@ -536,7 +539,29 @@ impl Conn {
                     .ok_or_else(|| field("text", "a string"))?;
                 rooms.chat(self.user, room, text.to_owned()).await
             }
-            _ => Err(RoomError::Validation(vec![])),
+            "start" => rooms.start(self.user, room).await,
+            "hint" | "defense" | "guess" => {
+                let key = if command == "guess" { "word" } else { "text" };
+                let text = body[key]
+                    .as_str()
+                    .ok_or_else(|| field(key, "a string"))?
+                    .to_owned();
+                let play = match command {
+                    "hint" => liar_rules::Command::Hint(text),
+                    "defense" => liar_rules::Command::Defense(text),
+                    _ => liar_rules::Command::Guess(text),
+                };
+                rooms.play(self.user, room, play).await
+            }
+            "vote" => {
+                let target = body["targetId"]
+                    .as_i64()
+                    .ok_or_else(|| field("targetId", "a player id"))?;
+                rooms
+                    .play(self.user, room, liar_rules::Command::Vote(target))
+                    .await
+            }
+            _ => Err(RoomError::Internal),
         }
     }
 
@@ -591,7 +616,10 @@ fn app_destination<'a>(dest: &'a str, rooms: &Rooms) -> Result<(RoomId, &'a str)
     let unknown = || ("UNKNOWN_DESTINATION", format!("no destination `{dest}`"));
     let rest = dest.strip_prefix("/app/rooms/").ok_or_else(unknown)?;
     let (room, command) = rest.split_once('/').ok_or_else(unknown)?;
-    const COMMANDS: &[&str] = &["join", "leave", "ready", "settings", "kick", "chat"];
+    const COMMANDS: &[&str] = &[
+        "join", "leave", "ready", "settings", "kick", "chat", "start", "hint", "vote", "defense",
+        "guess",
+    ];
     if !COMMANDS.contains(&command) {
         return Err(unknown());
     }
