@@ -238,7 +238,14 @@ impl AuthService {
             RefreshOutcome::Rotated { member, session } => {
                 Ok(self.pair(member, &session, next, now))
             }
-            RefreshOutcome::Reused => Err(ApiError::Unauthorized(AuthFailure::RefreshReused)),
+            RefreshOutcome::Reused { member, session } => {
+                let _ = this.revocations.send(Revocation {
+                    member,
+                    session,
+                    reason: SessionState::Reused,
+                });
+                Err(ApiError::Unauthorized(AuthFailure::RefreshReused))
+            }
             RefreshOutcome::Dead(state) => Err(ApiError::Unauthorized(failure_for(state))),
             RefreshOutcome::Unknown => Err(ApiError::Unauthorized(AuthFailure::Invalid)),
         }

@@ -342,6 +342,13 @@ impl RoomActor {
 
     fn ready(&mut self, user: UserId, ready: bool) -> Result<(), RoomError> {
         self.require_lobby()?;
+        if user == self.host {
+            return Err(RoomError::Validation(vec![FieldError::new(
+                "ready",
+                "HOST",
+                "the host starts the game; only other members toggle ready",
+            )]));
+        }
         let seat = self.seat_mut(user).ok_or(RoomError::NotAMember)?;
         if seat.ready != ready {
             seat.ready = ready;

@@ -100,7 +100,10 @@ pub enum RefreshOutcome {
         session: SessionId,
     },
     /// The token was already used: the session has now been revoked.
-    Reused,
+    Reused {
+        member: UserId,
+        session: SessionId,
+    },
     /// The token's session is no longer live.
     Dead(SessionState),
     Unknown,

@@ -425,7 +425,7 @@ async fn rotate(
     }
     if used_at.is_some() {
         revoke_for_reuse(tx, &session, member, next.now).await?;
-        return Ok(RefreshOutcome::Reused);
+        return Ok(RefreshOutcome::Reused { member, session });
     }
     if token_expires <= next.now {
         return Ok(RefreshOutcome::Dead(SessionState::Expired));
@@ -440,7 +440,7 @@ async fn rotate(
     .map_err(classify)?;
     if claimed.rows_affected() == 0 {
         revoke_for_reuse(tx, &session, member, next.now).await?;
-        return Ok(RefreshOutcome::Reused);
+        return Ok(RefreshOutcome::Reused { member, session });
     }
     insert_refresh(tx, &next.hash, &session, next.now, next.expires_at).await?;
     Ok(RefreshOutcome::Rotated { member, session })

@@ -215,3 +215,90 @@ pub async fn code_of(r: Response) -> (StatusCode, String) {
     let v: Value = r.json().await.unwrap_or(Value::Null);
     (status, v["code"].as_str().unwrap_or("").to_owned())
 }
+
+// ---- Rooms (SPEC §2) ----------------------------------------------------------------------
+
+impl TestApp {
+    /// Registers and logs in `name`; returns his id and tokens.
+    pub async fn member(&self, name: &str) -> (i64, Tokens) {
+        let id = self.register_member(name).await;
+        (id, self.login_member(name).await)
+    }
+
+    /// `POST /api/rooms` with any body.
+    pub async fn post_room(&self, access: &str, body: Value) -> Response {
+        self.client
+            .post(self.url("/api/rooms"))
+            .bearer_auth(access)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a room named `name` (settings omitted when `Null`); returns `(roomId, code)`.
+    pub async fn create_room(&self, access: &str, name: &str, settings: Value) -> (i64, String) {
+        let mut body = json!({ "name": name });
+        if !settings.is_null() {
+            body["settings"] = settings;
+        }
+        self.create_room_with(access, body).await
+    }
+
+    /// Creates a room from a full body (`name`, `password`, `settings`); returns `(roomId, code)`.
+    pub async fn create_room_with(&self, access: &str, body: Value) -> (i64, String) {
+        let r = self.post_room(access, body).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "create room");
+        let v: Value = r.json().await.unwrap();
+        (
+            v["roomId"].as_i64().expect("roomId"),
+            v["code"].as_str().expect("code").to_owned(),
+        )
+    }
+
+    /// `GET /api/rooms/{idOrCode}`.
+    pub async fn get_room(&self, id_or_code: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/api/rooms/{id_or_code}")))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /api/rooms/{roomId}`, asserting 200; the Room body.
+    pub async fn room(&self, room: i64) -> Value {
+        let r = self.get_room(&room.to_string()).await;
+        assert_eq!(r.status(), StatusCode::OK, "GET room {room}");
+        r.json().await.unwrap()
+    }
+
+    /// `GET /api/rooms?…`.
+    pub async fn list_rooms(&self, query: &[(&str, &str)]) -> Response {
+        self.client
+            .get(self.url("/api/rooms"))
+            .query(query)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `DELETE /api/rooms/{roomId}`.
+    pub async fn delete_room(&self, access: &str, room: i64) -> Response {
+        self.client
+            .delete(self.url(&format!("/api/rooms/{room}")))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// The `userId`s of a Room body's members, in seat order.
+pub fn member_ids(room: &Value) -> Vec<i64> {
+    room["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| m["userId"].as_i64().unwrap())
+        .collect()
+}

@@ -7,5 +7,8 @@ mod limits;
 mod openapi;
 mod pool;
 mod process;
+mod realtime;
+mod rooms;
 mod sessions;
 mod tokens;
+mod ws_client;
