@@ -167,6 +167,8 @@ pub struct RoomActor {
     game: Option<Running>,
     games: u64,
     rng: StdRng,
+    /// The phase this room counts in the `liar_games{phase}` gauge.
+    counted_phase: Option<&'static str>,
 }
 
 pub struct NewRoom {
@@ -202,6 +204,7 @@ impl RoomActor {
             game: None,
             games: 0,
             rng: StdRng::from_rng(&mut liar_rules::rand::rng()),
+            counted_phase: None,
         };
         actor.seat(room.host);
         actor
@@ -234,8 +237,11 @@ impl RoomActor {
             if self.closed {
                 break;
             }
+            self.count_phase();
             self.sync_lobby();
         }
+        self.game = None;
+        self.count_phase();
         self.shared.remove_room(self.id, !self.private);
     }
 
@@ -927,6 +933,30 @@ impl RoomActor {
     fn snapshot(&self) -> Bytes {
         let event = json!({"type": "room.snapshot", "seq": self.seq, "roomId": self.id, "room": self.view()});
         Bytes::from(serde_json::to_vec(&event).unwrap_or_default())
+    }
+
+    /// Keeps the `liar_games{phase}` gauge in step with this room's game.
+    fn count_phase(&mut self) {
+        use liar_rules::Phase;
+        let phase = self.game.as_ref().map(|r| match r.game.phase() {
+            Phase::Deal => "deal",
+            Phase::Hints => "hints",
+            Phase::Discussion => "discussion",
+            Phase::Vote => "vote",
+            Phase::Defense => "defense",
+            Phase::Guess => "guess",
+            Phase::Result => "result",
+        });
+        if phase == self.counted_phase {
+            return;
+        }
+        if let Some(old) = self.counted_phase {
+            metrics::gauge!("liar_games", "phase" => old).decrement(1.0);
+        }
+        if let Some(new) = phase {
+            metrics::gauge!("liar_games", "phase" => new).increment(1.0);
+        }
+        self.counted_phase = phase;
     }
 
     /// Keeps the room list current and tells the lobby when this room's summary changed.
