@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod extract;
 pub mod ops;
+pub mod results;
 pub mod rooms;
 pub mod topics;
 pub mod users;
@@ -36,6 +37,7 @@ use crate::error::{ApiError, FieldError, Problem};
         (name = "auth", description = "Registration, login and sessions"),
         (name = "users", description = "Members"),
         (name = "rooms", description = "Wait rooms (real-time commands go over STOMP)"),
+        (name = "results", description = "History, results, leaderboard and profiles"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -65,6 +67,7 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
         .merge(users::router())
         .merge(rooms::router())
         .merge(topics::router())
+        .merge(results::router())
         .merge(ops::router())
         .split_for_parts()
 }

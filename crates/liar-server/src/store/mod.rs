@@ -193,6 +193,74 @@ pub trait ResultStore: Send + Sync {
     -> Result<(i64, Vec<PlayerTotals>), StoreError>;
 }
 
+/// One page request of a member's history.
+#[derive(Debug, Clone)]
+pub struct HistoryQuery {
+    pub user: UserId,
+    /// `Some(true)`: games he won; `Some(false)`: finished games he lost.
+    pub won: Option<bool>,
+    /// Substring of the game (room) name.
+    pub q: Option<String>,
+    /// Only games with a smaller id (the cursor).
+    pub before: Option<i64>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryItem {
+    pub game_id: i64,
+    pub game_name: String,
+    pub topic_id: String,
+    pub winner: Option<String>,
+    pub players: i64,
+    pub role: String,
+    pub voted_correctly: bool,
+    pub won: bool,
+    pub exp: i64,
+    pub aborted: bool,
+    pub ended_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredGame {
+    pub id: i64,
+    pub room_name: String,
+    pub topic_id: String,
+    pub word: String,
+    pub mode: String,
+    pub winner: Option<String>,
+    pub liar_id: Option<UserId>,
+    pub aborted: bool,
+    pub result_json: String,
+    pub started_at: Millis,
+    pub ended_at: Millis,
+    pub participants: Vec<UserId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LeaderboardRow {
+    pub user_id: UserId,
+    pub username: String,
+    pub level: String,
+    pub exp: i64,
+    pub wins: i64,
+    pub losses: i64,
+    pub games: i64,
+}
+
+#[async_trait]
+pub trait ResultQueries: Send + Sync {
+    /// A member's games, newest first.
+    async fn history(&self, query: HistoryQuery) -> Result<Vec<HistoryItem>, StoreError>;
+    async fn game(&self, id: i64) -> Result<Option<StoredGame>, StoreError>;
+    /// Visible members by experience (ties by id), after the `(exp, id)` cursor.
+    async fn leaderboard(
+        &self,
+        after: Option<(i64, UserId)>,
+        limit: usize,
+    ) -> Result<Vec<LeaderboardRow>, StoreError>;
+}
+
 /// Connection pool figures, for `/metrics` and the pool-leak test.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolStats {
@@ -202,7 +270,7 @@ pub struct PoolStats {
 }
 
 #[async_trait]
-pub trait Store: MemberStore + SessionStore + SettingsStore + ResultStore {
+pub trait Store: MemberStore + SessionStore + SettingsStore + ResultStore + ResultQueries {
     async fn ping(&self) -> Result<(), StoreError>;
     fn pool_stats(&self) -> PoolStats;
     async fn close(&self);

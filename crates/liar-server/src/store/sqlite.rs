@@ -601,6 +601,134 @@ async fn totals(
 }
 
 #[async_trait]
+impl ResultQueries for SqliteStore {
+    async fn history(&self, query: HistoryQuery) -> Result<Vec<HistoryItem>, StoreError> {
+        let mut sql = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT g.id, g.room_name, g.topic_id, g.winner, g.player_count, g.aborted, g.ended_at, \
+             p.role, p.voted_correctly, p.won, p.exp \
+             FROM game_players p JOIN games g ON g.id = p.game_id WHERE p.user_id = ",
+        );
+        sql.push_bind(query.user);
+        match query.won {
+            Some(true) => sql.push(" AND p.won = 1"),
+            Some(false) => sql.push(" AND p.won = 0 AND g.aborted = 0"),
+            None => &mut sql,
+        };
+        if let Some(before) = query.before {
+            sql.push(" AND p.game_id < ").push_bind(before);
+        }
+        if let Some(q) = query.q.as_deref().filter(|q| !q.is_empty()) {
+            let escaped = q
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            sql.push(" AND g.room_name LIKE ")
+                .push_bind(format!("%{escaped}%"))
+                .push(" ESCAPE '\\'");
+        }
+        sql.push(" ORDER BY p.game_id DESC LIMIT ")
+            .push_bind(query.limit as i64);
+        let rows = sql.build().fetch_all(&self.pool).await.map_err(classify)?;
+        rows.iter()
+            .map(|r| {
+                Ok(HistoryItem {
+                    game_id: r.try_get("id")?,
+                    game_name: r.try_get("room_name")?,
+                    topic_id: r.try_get("topic_id")?,
+                    winner: r.try_get("winner")?,
+                    players: r.try_get("player_count")?,
+                    role: r.try_get("role")?,
+                    voted_correctly: r.try_get("voted_correctly")?,
+                    won: r.try_get("won")?,
+                    exp: r.try_get("exp")?,
+                    aborted: r.try_get("aborted")?,
+                    ended_at: r.try_get("ended_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(classify)
+    }
+
+    async fn game(&self, id: i64) -> Result<Option<StoredGame>, StoreError> {
+        let Some(r) = sqlx::query(
+            "SELECT id, room_name, topic_id, word, mode, winner, liar_id, aborted, result_json, \
+             started_at, ended_at FROM games WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?
+        else {
+            return Ok(None);
+        };
+        let participants = sqlx::query("SELECT user_id FROM game_players WHERE game_id = ?")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?
+            .iter()
+            .map(|p| p.try_get("user_id"))
+            .collect::<Result<_, _>>()
+            .map_err(classify)?;
+        let game = (|| {
+            Ok::<_, sqlx::Error>(StoredGame {
+                id: r.try_get("id")?,
+                room_name: r.try_get("room_name")?,
+                topic_id: r.try_get("topic_id")?,
+                word: r.try_get("word")?,
+                mode: r.try_get("mode")?,
+                winner: r.try_get("winner")?,
+                liar_id: r.try_get("liar_id")?,
+                aborted: r.try_get("aborted")?,
+                result_json: r.try_get("result_json")?,
+                started_at: r.try_get("started_at")?,
+                ended_at: r.try_get("ended_at")?,
+                participants,
+            })
+        })()
+        .map_err(classify)?;
+        Ok(Some(game))
+    }
+
+    async fn leaderboard(
+        &self,
+        after: Option<(i64, UserId)>,
+        limit: usize,
+    ) -> Result<Vec<LeaderboardRow>, StoreError> {
+        let mut sql = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT id, username, level, exp, wins, losses, games FROM members \
+             WHERE results_visible = 1",
+        );
+        if let Some((exp, id)) = after {
+            sql.push(" AND (exp < ")
+                .push_bind(exp)
+                .push(" OR (exp = ")
+                .push_bind(exp)
+                .push(" AND id > ")
+                .push_bind(id)
+                .push("))");
+        }
+        sql.push(" ORDER BY exp DESC, id ASC LIMIT ")
+            .push_bind(limit as i64);
+        let rows = sql.build().fetch_all(&self.pool).await.map_err(classify)?;
+        rows.iter()
+            .map(|r| {
+                Ok(LeaderboardRow {
+                    user_id: r.try_get("id")?,
+                    username: r.try_get("username")?,
+                    level: r.try_get("level")?,
+                    exp: r.try_get("exp")?,
+                    wins: r.try_get("wins")?,
+                    losses: r.try_get("losses")?,
+                    games: r.try_get("games")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(classify)
+    }
+}
+
+#[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
