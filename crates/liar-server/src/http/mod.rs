@@ -86,6 +86,36 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Page size when `limit` is absent, and its upper bound (SPEC §2.1, §5: `limit` ≤ 50).
+pub const DEFAULT_PAGE: usize = 20;
+pub const MAX_PAGE: usize = 50;
+
+/// Parses `limit` (1–[`MAX_PAGE`], default [`DEFAULT_PAGE`]), recording a field error if bad.
+pub fn page_limit(raw: Option<&str>, errors: &mut Vec<FieldError>) -> usize {
+    match raw {
+        None | Some("") => DEFAULT_PAGE,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+            _ => {
+                errors.push(FieldError::new(
+                    "limit",
+                    "OUT_OF_RANGE",
+                    format!("limit is 1–{MAX_PAGE}"),
+                ));
+                DEFAULT_PAGE
+            }
+        },
+    }
+}
+
+/// Parses an id-valued cursor (absent or empty: none), recording a field error if bad.
+pub fn id_cursor(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<i64> {
+    let raw = raw.filter(|c| !c.is_empty())?;
+    raw.parse::<i64>()
+        .map_err(|_| errors.push(FieldError::new("cursor", "INVALID_VALUE", "unknown cursor")))
+        .ok()
+}
+
 async fn not_found() -> ApiError {
     ApiError::not_found("NOT_FOUND", "no such route")
 }

@@ -15,10 +15,6 @@ use crate::domain::UserId;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::store::{HistoryQuery, LeaderboardRow};
 
-/// Page size bounds (SPEC §5: `limit` ≤ 50).
-const DEFAULT_PAGE: usize = 20;
-const MAX_PAGE: usize = 50;
-
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(my_games))
@@ -68,23 +64,6 @@ pub struct HistoryPage {
     next_cursor: Option<String>,
 }
 
-fn page_limit(raw: Option<&str>, errors: &mut Vec<FieldError>) -> usize {
-    match raw {
-        None | Some("") => DEFAULT_PAGE,
-        Some(l) => match l.parse::<usize>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => {
-                errors.push(FieldError::new(
-                    "limit",
-                    "OUT_OF_RANGE",
-                    format!("limit is 1–{MAX_PAGE}"),
-                ));
-                DEFAULT_PAGE
-            }
-        },
-    }
-}
-
 /// The caller's games, newest first.
 #[utoipa::path(get, path = "/api/users/me/games", tag = "results", security(("bearer" = [])), params(HistoryParams),
     responses(
@@ -111,14 +90,8 @@ async fn my_games(
             None
         }
     };
-    let before = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => c
-            .parse::<i64>()
-            .map_err(|_| errors.push(FieldError::new("cursor", "INVALID_VALUE", "unknown cursor")))
-            .ok(),
-    };
-    let limit = page_limit(p.limit.as_deref(), &mut errors);
+    let before = super::id_cursor(p.cursor.as_deref(), &mut errors);
+    let limit = super::page_limit(p.limit.as_deref(), &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -275,7 +248,7 @@ async fn leaderboard(
             }
         }
     };
-    let limit = page_limit(p.limit.as_deref(), &mut errors);
+    let limit = super::page_limit(p.limit.as_deref(), &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }

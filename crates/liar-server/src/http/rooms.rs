@@ -15,9 +15,6 @@ use crate::app::AppState;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::room::{Person, RoomError, RoomId, RoomStatus, RoomSummary, RoomView};
 
-/// Rooms per page when `limit` is absent.
-const DEFAULT_PAGE: usize = 20;
-
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_room, list_rooms))
@@ -128,28 +125,8 @@ async fn list_rooms(
             None
         }
     };
-    let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => c
-            .parse::<RoomId>()
-            .map_err(|_| errors.push(FieldError::new("cursor", "INVALID_VALUE", "unknown cursor")))
-            .ok(),
-    };
-    let max = crate::room::MAX_PAGE;
-    let limit = match query.limit.as_deref() {
-        None | Some("") => DEFAULT_PAGE,
-        Some(l) => match l.parse::<usize>() {
-            Ok(n) if (1..=max).contains(&n) => n,
-            _ => {
-                errors.push(FieldError::new(
-                    "limit",
-                    "OUT_OF_RANGE",
-                    format!("limit is 1–{max}"),
-                ));
-                DEFAULT_PAGE
-            }
-        },
-    };
+    let cursor = super::id_cursor(query.cursor.as_deref(), &mut errors);
+    let limit = super::page_limit(query.limit.as_deref(), &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }

@@ -6,7 +6,7 @@ mod actor;
 mod registry;
 pub mod settings;
 
-pub use registry::{JoinOutcome, MAX_PAGE, Rooms, RoomsConfig, Subscription};
+pub use registry::{JoinOutcome, Rooms, RoomsConfig, Subscription};
 pub use settings::RoomSettings;
 
 use bytes::Bytes;

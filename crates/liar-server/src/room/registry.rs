@@ -31,8 +31,6 @@ const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
 const CODE_LEN: usize = 6;
 /// Room name length in characters (SPEC §2.1).
 const NAME_MAX_CHARS: usize = 30;
-/// Page size bounds for `GET /api/rooms`.
-pub const MAX_PAGE: usize = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinOutcome {
