@@ -12,3 +12,4 @@ mod rooms;
 mod sessions;
 mod tokens;
 mod ws_client;
+mod game;
