@@ -601,9 +601,14 @@ impl RoomActor {
     }
 
     fn game_timer(&mut self, game: u64, timer: liar_rules::Timer) {
-        if self.game.as_ref().is_some_and(|r| r.no == game) {
+        if self.is_current(game) {
             self.feed(Input::Timer(timer));
         }
+    }
+
+    /// Whether `game` is the game being played now (timers and results of an older one are stale).
+    fn is_current(&self, game: u64) -> bool {
+        self.game.as_ref().is_some_and(|r| r.no == game)
     }
 
     fn resync(&mut self, user: UserId) {
@@ -745,7 +750,7 @@ impl RoomActor {
     }
 
     fn result_stored(&mut self, game: u64, outcome: Stored) {
-        if !self.game.as_ref().is_some_and(|r| r.no == game) {
+        if !self.is_current(game) {
             return;
         }
         let delay = if outcome.aborted {
@@ -778,7 +783,7 @@ impl RoomActor {
 
     /// After the result: the room waits for a rematch, ready flags cleared (SPEC §2.3).
     fn back_to_lobby(&mut self, game: u64) {
-        if !self.game.as_ref().is_some_and(|r| r.no == game) {
+        if !self.is_current(game) {
             return;
         }
         self.game = None;
