@@ -2,6 +2,7 @@
 
 mod auth;
 mod errors;
+mod game;
 mod helpers;
 mod limits;
 mod openapi;
@@ -12,4 +13,3 @@ mod rooms;
 mod sessions;
 mod tokens;
 mod ws_client;
-mod game;
