@@ -122,3 +122,23 @@ async fn the_api_browser_is_served_from_the_binary() {
         .unwrap();
     assert_eq!(js.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_shipped_topics_are_listed_without_their_words() {
+    let app = spawn_app().await;
+    let r = app.client.get(app.url("/api/topics")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let items = body["items"].as_array().unwrap();
+    assert!(
+        items.len() >= 20,
+        "SPEC §3.2: at least 20 topics, got {}",
+        items.len()
+    );
+    for t in items {
+        assert!(t["wordCount"].as_u64().unwrap() >= 30, "{t}");
+        assert!(!t["name"]["ko"].as_str().unwrap().is_empty());
+        assert!(!t["name"]["en"].as_str().unwrap().is_empty());
+        assert!(t.get("words").is_none(), "words stay secret");
+    }
+}
