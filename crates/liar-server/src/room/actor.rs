@@ -33,6 +33,9 @@ const CHAT_WINDOW: Duration = Duration::from_secs(5);
 const CHAT_MAX_CHARS: usize = 300;
 /// Attempts to store a finished game before giving up (each waits twice as long).
 const RECORD_ATTEMPTS: u32 = 6;
+/// After that, the game is announced unstored and the write retried this often, this many times.
+const BACKGROUND_RECORD_INTERVAL: Duration = Duration::from_secs(30);
+const BACKGROUND_RECORD_ATTEMPTS: u32 = 120;
 
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
@@ -735,9 +738,7 @@ impl RoomActor {
                     }
                 }
             }
-            if totals.is_none() {
-                tracing::error!(key = %game.key, "result could not be stored");
-            }
+            let stored = totals.is_some();
             if let Some(tx) = inbox.upgrade() {
                 let outcome = Stored {
                     result,
@@ -746,6 +747,20 @@ impl RoomActor {
                 };
                 let _ = tx.send(Command::ResultStored { game: no, outcome }).await;
             }
+            if stored {
+                return;
+            }
+            // The room moves on (announced with `stored: false`), but the result is not dropped:
+            // the write is idempotent by key, so keep trying while the database is away.
+            tracing::error!(key = %game.key, "result not stored yet; retrying in the background");
+            for _ in 0..BACKGROUND_RECORD_ATTEMPTS {
+                tokio::time::sleep(BACKGROUND_RECORD_INTERVAL).await;
+                if store.record_game(game.clone()).await.is_ok() {
+                    tracing::info!(key = %game.key, "result stored after retrying");
+                    return;
+                }
+            }
+            tracing::error!(key = %game.key, "result could not be stored; giving up");
         });
     }
 
@@ -757,6 +772,7 @@ impl RoomActor {
             Duration::ZERO
         } else {
             let mut event = outcome.result;
+            event["stored"] = json!(outcome.totals.is_some());
             let (game_id, totals) = outcome.totals.unwrap_or_default();
             if let Some(players) = event["players"].as_array_mut() {
                 for p in players {

@@ -537,8 +537,8 @@ async fn record(
     let aborted = game.winner.is_none();
     for p in &game.players {
         sqlx::query(
-            "INSERT INTO game_players (game_id, user_id, role, voted_correctly, won, exp) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO game_players (game_id, user_id, role, voted_correctly, won, exp, \
+             room_name) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(game_id)
         .bind(p.user_id)
@@ -546,6 +546,7 @@ async fn record(
         .bind(p.voted_correctly)
         .bind(p.won)
         .bind(p.exp)
+        .bind(&game.room_name)
         .execute(&mut *tx)
         .await
         .map_err(classify)?;
@@ -622,7 +623,8 @@ impl ResultQueries for SqliteStore {
                 .replace('\\', "\\\\")
                 .replace('%', "\\%")
                 .replace('_', "\\_");
-            sql.push(" AND g.room_name LIKE ")
+            // The player row's copy of the name, checked inside the history index (0004).
+            sql.push(" AND p.room_name LIKE ")
                 .push_bind(format!("%{escaped}%"))
                 .push(" ESCAPE '\\'");
         }

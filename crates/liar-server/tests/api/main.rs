@@ -9,6 +9,7 @@ mod openapi;
 mod pool;
 mod process;
 mod realtime;
+mod results;
 mod rooms;
 mod sessions;
 mod tokens;
