@@ -9,6 +9,7 @@ pub mod results;
 pub mod rooms;
 pub mod topics;
 pub mod users;
+pub mod web;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -77,7 +78,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config().max_body_bytes;
     api.merge(crate::ws::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
-        .fallback(not_found)
+        .fallback(web::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(track))
         .layer(DefaultBodyLimit::max(max_body))
