@@ -107,6 +107,9 @@ onLang(() => {
 // ----- header -----
 
 const header = document.getElementById('header');
+// The sticky header's height, so that scrolling to a focused element stops below it
+// (`scroll-padding-top` in app.css).
+new ResizeObserver(() => document.documentElement.style.setProperty('--header-h', `${header.offsetHeight}px`)).observe(header);
 
 function renderHeader() {
   document.title = t('app.name');

@@ -331,7 +331,8 @@ export function resultView(r, { name, me }) {
     h('h3', {}, t('result.players')),
     h(
       'div',
-      { class: 'table-wrap' },
+      // Scrolls sideways on a narrow screen: focusable, so the keyboard can scroll it too.
+      { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': t('result.players') },
       h(
         'table',
         { class: 'result-players', 'data-testid': 'result-players' },
