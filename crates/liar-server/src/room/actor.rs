@@ -165,7 +165,7 @@ pub struct RoomActor {
     timers: u64,
     inbox: mpsc::WeakSender<Command>,
     shared: Arc<Shared>,
-    last_summary: Option<Value>,
+    last_summary: Option<RoomSummary>,
     closed: bool,
     game: Option<Running>,
     games: u64,
@@ -231,7 +231,7 @@ impl RoomActor {
     }
 
     pub async fn run(mut self, mut inbox: mpsc::Receiver<Command>) {
-        self.last_summary = serde_json::to_value(self.summary()).ok();
+        self.last_summary = Some(self.summary());
         while let Some(command) = inbox.recv().await {
             let handled = std::panic::catch_unwind(AssertUnwindSafe(|| self.handle(command)));
             if handled.is_err() {
@@ -983,11 +983,10 @@ impl RoomActor {
     /// Keeps the room list current and tells the lobby when this room's summary changed.
     fn sync_lobby(&mut self) {
         let summary = self.summary();
-        let value = serde_json::to_value(&summary).ok();
-        if value == self.last_summary {
+        if self.last_summary.as_ref() == Some(&summary) {
             return;
         }
-        self.last_summary = value;
+        self.last_summary = Some(summary.clone());
         self.shared.update_summary(summary);
     }
 }

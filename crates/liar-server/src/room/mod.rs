@@ -68,7 +68,7 @@ pub struct RoomView {
 }
 
 /// One row of the room list and of lobby events.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoomSummary {
     pub room_id: RoomId,
