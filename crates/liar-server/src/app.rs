@@ -113,6 +113,7 @@ impl Application {
             grace: Duration::from_secs(config.reconnect_grace_secs),
             deal_secs: config.deal_secs,
             result_display: Duration::from_secs(config.result_display_secs),
+            chat_limit: config.chat_per_member,
         });
         metrics_handle();
         let listener = TcpListener::bind(config.bind).await?;

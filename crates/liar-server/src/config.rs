@@ -17,6 +17,13 @@ pub struct LimitRule {
     pub block_secs: u64,
 }
 
+/// A sliding-window limit without a block: at most `limit` events in any `window_secs`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WindowRule {
+    pub limit: u32,
+    pub window_secs: u64,
+}
+
 /// Argon2id cost parameters. The defaults are the OWASP/RFC 9106 recommendation that the
 /// `argon2` crate ships (19 MiB, 2 passes); tests may lower them to run fast.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -64,6 +71,8 @@ pub struct Config {
     pub login_failures_per_account: LimitRule,
     /// Registrations per client IP (SPEC §1.3: 10 per hour).
     pub register_per_ip: LimitRule,
+    /// Chat messages per member per room (SPEC §4: 5 per 5 s).
+    pub chat_per_member: WindowRule,
     /// Upper bound on remembered rate-limit keys; expired keys are swept first.
     pub rate_limit_max_keys: usize,
     /// Argon2id cost.
@@ -110,6 +119,10 @@ impl Default for Config {
                 limit: 10,
                 window_secs: 3600,
                 block_secs: 3600,
+            },
+            chat_per_member: WindowRule {
+                limit: 5,
+                window_secs: 5,
             },
             rate_limit_max_keys: 100_000,
             password_hash: HashCost::default(),

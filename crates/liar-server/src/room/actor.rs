@@ -27,8 +27,6 @@ use crate::store::{FinishedGame, FinishedPlayer, PlayerTotals};
 /// Room events kept for `since-seq` replay.
 pub const REPLAY_LOG: usize = 256;
 /// Chat: at most this many messages per member per window (SPEC §4).
-const CHAT_BURST: usize = 5;
-const CHAT_WINDOW: Duration = Duration::from_secs(5);
 /// Chat message length in characters (SPEC §4).
 const CHAT_MAX_CHARS: usize = 300;
 /// Attempts to store a finished game before giving up (each waits twice as long).
@@ -428,14 +426,16 @@ impl RoomActor {
             )]));
         }
         let now = Instant::now();
+        let limit = self.shared.chat_limit;
+        let window = Duration::from_secs(limit.window_secs);
         let sent = self.chat.entry(user).or_default();
         while sent
             .front()
-            .is_some_and(|t| now.duration_since(*t) >= CHAT_WINDOW)
+            .is_some_and(|t| now.duration_since(*t) >= window)
         {
             sent.pop_front();
         }
-        if sent.len() >= CHAT_BURST {
+        if sent.len() >= limit.limit as usize {
             return Err(RoomError::RateLimited);
         }
         sent.push_back(now);

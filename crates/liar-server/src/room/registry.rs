@@ -17,6 +17,7 @@ use super::{
     Person, RoomError, RoomFrame, RoomId, RoomSettings, RoomStatus, RoomSummary, RoomView,
 };
 use crate::auth::password::Hasher;
+use crate::config::WindowRule;
 use crate::domain::{Password, UserId};
 use crate::error::FieldError;
 use crate::hub::Hub;
@@ -64,6 +65,7 @@ pub struct Shared {
     pub grace: Duration,
     pub deal_secs: u32,
     pub result_display: Duration,
+    pub chat_limit: WindowRule,
     pub catalog: Arc<Catalog>,
     pub results: Arc<dyn ResultStore>,
 }
@@ -80,6 +82,8 @@ pub struct RoomsConfig {
     pub deal_secs: u32,
     /// Time the result stays up before the room waits again (SPEC §3: 10 s).
     pub result_display: Duration,
+    /// Chat messages per member (SPEC §4: 5 per 5 s).
+    pub chat_limit: WindowRule,
 }
 
 impl Shared {
@@ -150,6 +154,7 @@ impl Rooms {
                 grace: config.grace,
                 deal_secs: config.deal_secs,
                 result_display: config.result_display,
+                chat_limit: config.chat_limit,
                 catalog: config.catalog,
                 results: config.results,
             }),

@@ -7,6 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::BytesMut;
 use futures::future::join_all;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use liar_server::config::WindowRule;
 use liar_stomp::{Command, Limits};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -1142,6 +1143,32 @@ async fn the_sixth_chat_within_five_seconds_is_rate_limited() {
         }
         // Someone else is not limited by bob's chatter.
         ann.chat(x, "calm down").await;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_chat_limit_is_an_operator_setting() {
+    within(30, async {
+        let app = spawn_app_with(|c| {
+            c.chat_per_member = WindowRule {
+                limit: 8,
+                window_secs: 60,
+            }
+        })
+        .await;
+        let (_ann, x) = hosting(&app, "ann", Value::Null).await;
+        let mut bob = joined(&app, "bob", x).await;
+        // Above the default of 5, up to the configured 8.
+        for i in 1..=8 {
+            bob.chat(x, &format!("msg {i}")).await;
+        }
+        let refused = bob
+            .ws
+            .command(x, "chat", json!({"text": "msg 9"}))
+            .await
+            .unwrap_err();
+        assert_eq!(code(&refused), "RATE_LIMITED");
     })
     .await
 }
