@@ -16,6 +16,7 @@ use crate::hub::Hub;
 use crate::ratelimit::{MemoryRateLimiter, RateLimiter};
 use crate::room::{Rooms, RoomsConfig};
 use crate::store::{self, Store};
+use crate::topics::Topics;
 
 /// Settings key of the generated JWT secret.
 const JWT_SECRET_KEY: &str = "jwt_secret";
@@ -34,7 +35,7 @@ struct StateInner {
     auth: AuthService,
     hub: Arc<Hub>,
     rooms: Rooms,
-    catalog: Arc<liar_rules::Catalog>,
+    topics: Topics,
 }
 
 impl AppState {
@@ -53,8 +54,13 @@ impl AppState {
     pub fn rooms(&self) -> &Rooms {
         &self.inner.rooms
     }
-    pub fn catalog(&self) -> &liar_rules::Catalog {
-        &self.inner.catalog
+    /// The live topic catalog (admins edit it through `/api/topics`).
+    pub fn topics(&self) -> &Topics {
+        &self.inner.topics
+    }
+    /// The topic catalog as it is now.
+    pub fn catalog(&self) -> Arc<liar_rules::Catalog> {
+        self.inner.topics.snapshot()
     }
     pub fn metrics_handle(&self) -> Option<&'static PrometheusHandle> {
         metrics_handle()
@@ -100,15 +106,14 @@ impl Application {
             config.clone(),
             secret.as_bytes(),
         )?;
-        let catalog = Arc::new(
-            liar_rules::Catalog::builtin()
-                .map_err(|e| anyhow::anyhow!("shipped topic data is invalid: {e}"))?,
-        );
+        let builtin = liar_rules::Catalog::builtin()
+            .map_err(|e| anyhow::anyhow!("shipped topic data is invalid: {e}"))?;
+        let topics = Topics::load(builtin, store.clone()).await?;
         let hub = Arc::new(Hub::default());
         let rooms = Rooms::new(RoomsConfig {
             hub: hub.clone(),
             hasher: auth.hasher().clone(),
-            catalog: catalog.clone(),
+            topics: topics.clone(),
             results: store.clone(),
             grace: Duration::from_secs(config.reconnect_grace_secs),
             deal_secs: config.deal_secs,
@@ -124,7 +129,7 @@ impl Application {
                 auth,
                 hub,
                 rooms,
-                catalog,
+                topics,
             }),
         };
         Ok(Application {

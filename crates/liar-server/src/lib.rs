@@ -13,6 +13,7 @@ pub mod ratelimit;
 pub mod room;
 pub mod store;
 pub mod telemetry;
+pub mod topics;
 pub mod ws;
 
 pub use app::{AppState, Application};

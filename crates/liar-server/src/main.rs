@@ -1,8 +1,10 @@
-//! `liar`: serve (the default) or apply migrations.
+//! `liar`: serve (the default), apply migrations, print the API document, or grant and revoke
+//! admin rights.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+use liar_server::domain::Email;
 use liar_server::{Application, Config, store, telemetry};
 
 #[derive(Parser)]
@@ -30,6 +32,17 @@ enum Command {
     Migrate,
     /// Print the OpenAPI 3.1 document of the REST API (the same as `GET /openapi.json`).
     Openapi,
+    /// Grant or revoke admin rights (admins edit topics and words through the API).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Make the member registered with this email an admin.
+    Grant { email: String },
+    /// Take admin rights away from the member registered with this email.
+    Revoke { email: String },
 }
 
 #[tokio::main]
@@ -42,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
             store::connect(&config.database_url, 1, std::time::Duration::from_secs(10)).await?;
             tracing::info!("migrations applied");
         }
+        Command::Admin(command) => admin(&config, command).await?,
         Command::Openapi => {
             println!("{}", liar_server::http::api().1.to_pretty_json()?);
         }
@@ -52,6 +66,29 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("stopped");
         }
     }
+    Ok(())
+}
+
+/// `liar admin grant|revoke <email>`: changes the member's rights in the database; an unknown
+/// email is an error (exit status 1).
+async fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
+    let (raw, admin) = match command {
+        AdminCommand::Grant { email } => (email, true),
+        AdminCommand::Revoke { email } => (email, false),
+    };
+    let email = Email::parse(&raw).map_err(|e| anyhow::anyhow!("{raw:?}: {}", e.message))?;
+    let store = store::connect(&config.database_url, 1, std::time::Duration::from_secs(10)).await?;
+    let changed = store.set_admin(&email, admin).await;
+    store.close().await;
+    if !changed? {
+        anyhow::bail!("no member is registered with the email {}", email.as_str());
+    }
+    let done = if admin {
+        "is now an admin"
+    } else {
+        "is no longer an admin"
+    };
+    println!("{} {done}", email.as_str());
     Ok(())
 }
 

@@ -38,6 +38,7 @@ use crate::error::{ApiError, FieldError, Problem};
         (name = "auth", description = "Registration, login and sessions"),
         (name = "users", description = "Members"),
         (name = "rooms", description = "Wait rooms (real-time commands go over STOMP)"),
+        (name = "topics", description = "Topics and words; editing is for admins"),
         (name = "results", description = "History, results, leaderboard and profiles"),
         (name = "operations", description = "Health and metrics"),
     )

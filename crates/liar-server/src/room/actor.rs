@@ -510,12 +510,22 @@ impl RoomActor {
         if self.seats.iter().any(|s| s.id != self.host && !s.ready) {
             return Err(RoomError::NotReady);
         }
-        let catalog = self.shared.catalog.clone();
+        // The catalog as it is now; the game keeps its words whatever admins edit later.
+        let catalog = self.shared.topics.snapshot();
         let topic = match self.settings.topic_id.as_str() {
             "random" => catalog.random_topic(&mut self.rng),
             id => catalog.topic(id),
         }
-        .ok_or(RoomError::Internal)?;
+        .ok_or_else(|| {
+            RoomError::Validation(vec![FieldError::new(
+                "topicId",
+                "UNKNOWN_TOPIC",
+                format!(
+                    "topic `{}` no longer exists; choose another",
+                    self.settings.topic_id
+                ),
+            )])
+        })?;
         let now = crate::auth::now_millis();
         let players = self.seats.iter().map(|s| s.id).collect();
         let (game, outputs) = Game::try_start(

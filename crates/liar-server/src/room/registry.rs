@@ -3,7 +3,6 @@
 //! another) under a per-member lock, so one member is never seated in two rooms.
 
 use bytes::Bytes;
-use liar_rules::Catalog;
 use rand::RngExt;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -22,6 +21,7 @@ use crate::domain::{Password, UserId};
 use crate::error::FieldError;
 use crate::hub::Hub;
 use crate::store::ResultStore;
+use crate::topics::Topics;
 
 /// Commands queued per room before senders wait.
 const INBOX: usize = 1024;
@@ -66,7 +66,8 @@ pub struct Shared {
     pub deal_secs: u32,
     pub result_display: Duration,
     pub chat_limit: WindowRule,
-    pub catalog: Arc<Catalog>,
+    /// The live catalog: settings are checked and games dealt against its current snapshot.
+    pub topics: Topics,
     pub results: Arc<dyn ResultStore>,
 }
 
@@ -74,7 +75,7 @@ pub struct Shared {
 pub struct RoomsConfig {
     pub hub: Arc<Hub>,
     pub hasher: Hasher,
-    pub catalog: Arc<Catalog>,
+    pub topics: Topics,
     pub results: Arc<dyn ResultStore>,
     /// Reconnect grace (SPEC §2.3, §3).
     pub grace: Duration,
@@ -104,7 +105,7 @@ impl Shared {
     }
 
     pub fn topic_known(&self, id: &str) -> bool {
-        self.catalog.topic(id).is_some()
+        self.topics.snapshot().topic(id).is_some()
     }
 
     pub fn update_summary(&self, summary: RoomSummary) {
@@ -155,7 +156,7 @@ impl Rooms {
                 deal_secs: config.deal_secs,
                 result_display: config.result_display,
                 chat_limit: config.chat_limit,
-                catalog: config.catalog,
+                topics: config.topics,
                 results: config.results,
             }),
             next_id: Arc::new(AtomicI64::new(1)),

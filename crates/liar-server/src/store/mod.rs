@@ -117,6 +117,9 @@ pub trait MemberStore: Send + Sync {
     async fn credentials(&self, email: &Email) -> Result<Option<Credentials>, StoreError>;
     async fn member(&self, id: UserId) -> Result<Option<Member>, StoreError>;
     async fn update_profile(&self, id: UserId, patch: ProfilePatch) -> Result<Member, StoreError>;
+    /// Grants or revokes admin rights (the operator's `liar admin`); `false` when no member has
+    /// this email.
+    async fn set_admin(&self, email: &Email, admin: bool) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
@@ -261,6 +264,26 @@ pub trait ResultQueries: Send + Sync {
     ) -> Result<Vec<LeaderboardRow>, StoreError>;
 }
 
+/// An admin's edit of one topic, overriding the shipped topic of the same id or adding one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicOverride {
+    pub id: String,
+    /// The whole topic as JSON (the `data/topics` file shape); `None` when it was removed.
+    pub body: Option<String>,
+    pub updated_by: Option<UserId>,
+    pub updated_at: Millis,
+}
+
+#[async_trait]
+pub trait TopicStore: Send + Sync {
+    /// Every stored override, by id.
+    async fn topic_overrides(&self) -> Result<Vec<TopicOverride>, StoreError>;
+    /// Stores the override of `id`, replacing an earlier one.
+    async fn save_topic_override(&self, edit: TopicOverride) -> Result<(), StoreError>;
+    /// Forgets the override of `id` (a removed topic that was never shipped leaves no trace).
+    async fn delete_topic_override(&self, id: &str) -> Result<(), StoreError>;
+}
+
 /// Connection pool figures, for `/metrics` and the pool-leak test.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolStats {
@@ -270,7 +293,9 @@ pub struct PoolStats {
 }
 
 #[async_trait]
-pub trait Store: MemberStore + SessionStore + SettingsStore + ResultStore + ResultQueries {
+pub trait Store:
+    MemberStore + SessionStore + SettingsStore + ResultStore + ResultQueries + TopicStore
+{
     async fn ping(&self) -> Result<(), StoreError>;
     fn pool_stats(&self) -> PoolStats;
     async fn close(&self);

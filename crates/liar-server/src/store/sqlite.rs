@@ -205,6 +205,22 @@ impl MemberStore for SqliteStore {
         })
         .await
     }
+
+    async fn set_admin(&self, email: &Email, admin: bool) -> Result<bool, StoreError> {
+        let email = email.as_str().to_owned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let done = sqlx::query("UPDATE members SET is_admin = ? WHERE email = ?")
+                    .bind(admin)
+                    .bind(&email)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                Ok(done.rows_affected() > 0)
+            })
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -727,6 +743,64 @@ impl ResultQueries for SqliteStore {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(classify)
+    }
+}
+
+#[async_trait]
+impl TopicStore for SqliteStore {
+    async fn topic_overrides(&self) -> Result<Vec<TopicOverride>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, body, updated_by, updated_at FROM topic_overrides ORDER BY id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+        rows.iter()
+            .map(|r| {
+                Ok(TopicOverride {
+                    id: r.try_get("id")?,
+                    body: r.try_get("body")?,
+                    updated_by: r.try_get("updated_by")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(classify)
+    }
+
+    async fn save_topic_override(&self, edit: TopicOverride) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO topic_overrides (id, body, updated_by, updated_at) \
+                     VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body, \
+                     updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+                )
+                .bind(&edit.id)
+                .bind(&edit.body)
+                .bind(edit.updated_by)
+                .bind(edit.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn delete_topic_override(&self, id: &str) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                sqlx::query("DELETE FROM topic_overrides WHERE id = ?")
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                Ok(())
+            })
+        })
+        .await
     }
 }
 

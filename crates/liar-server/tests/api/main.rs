@@ -13,4 +13,5 @@ mod results;
 mod rooms;
 mod sessions;
 mod tokens;
+mod topics;
 mod ws_client;

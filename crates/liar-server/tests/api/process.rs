@@ -1,6 +1,7 @@
-//! The `liar` binary as an operator runs it: help, migrate, serve, and a clean SIGTERM.
+//! The `liar` binary as an operator runs it: help, migrate, serve, a clean SIGTERM, and granting
+//! admin rights.
 
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_liar");
@@ -80,4 +81,60 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "exit status {status}");
+}
+
+/// Runs `liar admin <action> <email>` on the test server's database.
+async fn liar_admin(app: &crate::helpers::TestApp, action: &str, email: &str) -> Output {
+    tokio::process::Command::new(BIN)
+        .args(["admin", action, email])
+        .env(
+            "LIAR_DATABASE_URL",
+            format!("sqlite://{}/liar.db", app.dir.path().display()),
+        )
+        .current_dir(app.dir.path())
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn admin_grant_makes_a_member_an_admin_and_refuses_an_unknown_email() {
+    use reqwest::StatusCode;
+    let app = crate::helpers::spawn_app().await;
+    let (_, tokens) = app.member("operator").await;
+    let read_topic = || async {
+        app.client
+            .get(app.url("/api/topics/animals"))
+            .bearer_auth(&tokens.access)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(
+        read_topic().await,
+        StatusCode::FORBIDDEN,
+        "not an admin yet"
+    );
+
+    let out = liar_admin(&app, "grant", "Operator@Example.com").await;
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("operator@example.com is now an admin"));
+    assert_eq!(
+        read_topic().await,
+        StatusCode::OK,
+        "an admin reads whole topics"
+    );
+
+    let out = liar_admin(&app, "revoke", "operator@example.com").await;
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(read_topic().await, StatusCode::FORBIDDEN, "revoked");
+
+    let out = liar_admin(&app, "grant", "nobody@example.com").await;
+    assert!(!out.status.success(), "an unknown email fails");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no member is registered with the email nobody@example.com"),
+        "{stderr}"
+    );
 }
