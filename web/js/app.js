@@ -266,15 +266,44 @@ async function logout() {
   navigate('/login', { replace: true });
 }
 
-/** After login or on start with a stored session. */
+/**
+ * After login or on start with a stored session: asks the server which room the member sits in
+ * (a seat outlives a reload, a dropped connection and a login on another device) and follows it.
+ * Returns that room's id when the server named one, else null.
+ */
 export async function signedIn() {
-  await refreshMe();
+  const [, seat] = await Promise.all([refreshMe(), seatedRoom()]);
   startRealtime();
-  const stored = storedRoom();
-  if (stored && !app.room) enterRoom(stored, { navigate: false });
+  if (seat === null) {
+    // Not seated anywhere: a room remembered here is stale.
+    forgetRoom();
+    return null;
+  }
+  // The server's word, or (when it could not be asked) the room remembered in this browser.
+  const roomId = seat ?? storedRoom();
+  if (roomId && !app.room) enterRoom(roomId, { navigate: false });
+  return seat;
+}
+
+/** Where to land after logging in: the member's room when he sits in one, else the lobby. */
+export function home(seat) {
+  if (!seat) return '/lobby';
+  toast(t('room.resumed'));
+  return `/rooms/${seat}`;
 }
 
 // ----- the current room -----
+
+/** The id of the room the member sits in; null when none; undefined when the server can't say. */
+async function seatedRoom() {
+  try {
+    return (await api.call('GET', '/api/rooms/current')).roomId;
+  } catch (e) {
+    if (e.code === 'NOT_IN_ROOM') return null;
+    if (e.fatal) throw e;
+    return undefined;
+  }
+}
 
 function storedRoom() {
   const v = JSON.parse(localStorage.getItem(ROOM_KEY) || 'null');
@@ -366,7 +395,9 @@ async function boot() {
   document.title = t('app.name');
   if (api.session()) {
     try {
-      await signedIn();
+      const seat = await signedIn();
+      // Opening the site (not a particular page) while seated goes straight to the room.
+      if (seat && ['/', '/login', '/register'].includes(location.pathname)) history.replaceState(null, '', home(seat));
     } catch (e) {
       if (!e.fatal) console.error(e);
       app.me = null;

@@ -113,6 +113,7 @@ const en = {
   'room.dismiss': 'Dismiss',
   'room.private': 'Private room',
   'room.share': 'Share the code so friends can join.',
+  'room.resumed': 'You are still seated in this room.',
 
   'set.maxPlayers': 'Max players',
   'set.mode': 'Mode',
@@ -312,6 +313,7 @@ const en = {
   'err.WRONG_PASSWORD': 'Wrong room password.',
   'err.KICKED': 'You were kicked from this room and cannot rejoin.',
   'err.NOT_A_MEMBER': 'You are not in this room.',
+  'err.NOT_IN_ROOM': 'You are not in any room.',
   'err.NOT_HOST': 'Only the host can do that.',
   'err.IN_GAME': 'You are in a running game. Finish it first.',
   'err.WRONG_PHASE': 'You can’t do that right now.',
@@ -459,6 +461,7 @@ const ko = {
   'room.dismiss': '닫기',
   'room.private': '비공개 방',
   'room.share': '코드를 공유하면 친구가 들어올 수 있어요.',
+  'room.resumed': '아직 이 방에 앉아 있어요.',
 
   'set.maxPlayers': '최대 인원',
   'set.mode': '모드',
@@ -658,6 +661,7 @@ const ko = {
   'err.WRONG_PASSWORD': '방 비밀번호가 틀렸어요.',
   'err.KICKED': '이 방에서 강퇴되어 다시 들어갈 수 없어요.',
   'err.NOT_A_MEMBER': '이 방의 참가자가 아니에요.',
+  'err.NOT_IN_ROOM': '참가 중인 방이 없어요.',
   'err.NOT_HOST': '방장만 할 수 있어요.',
   'err.IN_GAME': '진행 중인 게임이 있어요. 먼저 끝내세요.',
   'err.WRONG_PHASE': '지금은 할 수 없어요.',

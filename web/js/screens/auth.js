@@ -2,7 +2,7 @@
 // at once); a replaced session and rate limits are explained in words.
 
 import * as api from '../api.js';
-import { app, signedIn } from '../app.js';
+import { app, signedIn, home } from '../app.js';
 import { t, errorText, fieldText } from '../i18n.js';
 import { h, field, setFieldError } from '../dom.js';
 
@@ -100,8 +100,7 @@ export function login(main) {
     try {
       await api.login(email, password);
       app.notice = null;
-      await signedIn();
-      app.navigate('/lobby', { replace: true });
+      app.navigate(home(await signedIn()), { replace: true });
     } catch (e) {
       busy(form, false);
       showError(form, e, ['email', 'password']);
@@ -140,8 +139,7 @@ export function register(main) {
       app.toast(t('auth.registered'));
       await api.login(email, password);
       app.notice = null;
-      await signedIn();
-      app.navigate('/lobby', { replace: true });
+      app.navigate(home(await signedIn()), { replace: true });
     } catch (e) {
       // Registered, but the login was refused (e.g. rate limited): log in by hand.
       busy(form, false);

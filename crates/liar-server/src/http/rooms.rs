@@ -1,5 +1,5 @@
-//! `/api/rooms`: create, list/search, get and delete rooms (SPEC §2.1). Everything else a room
-//! does happens over STOMP (`ws`).
+//! `/api/rooms`: create, list/search, get and delete rooms (SPEC §2.1), and the caller's own
+//! room (`/api/rooms/current`). Everything else a room does happens over STOMP (`ws`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -18,6 +18,8 @@ use crate::room::{Person, RoomError, RoomId, RoomStatus, RoomSummary, RoomView};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_room, list_rooms))
+        // A static segment wins over `{roomId}` in axum's router, whatever the order here.
+        .routes(routes!(current_room))
         .routes(routes!(get_room, delete_room))
 }
 
@@ -152,6 +154,33 @@ async fn get_room(
 ) -> Result<axum::Json<RoomView>, ApiError> {
     let id = state.rooms().resolve(&room).ok_or(RoomError::NotFound)?;
     Ok(axum::Json(state.rooms().view(id).await?))
+}
+
+/// The room the caller holds a seat in (waiting or playing; a dropped connection keeps the seat
+/// for the reconnect grace, a second login keeps it too), so a client on a fresh device finds it.
+#[utoipa::path(get, path = "/api/rooms/current", tag = "rooms", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's room, as `GET /api/rooms/{roomId}` shows it", body = RoomView),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`NOT_IN_ROOM`: the caller holds no seat in any room", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn current_room(
+    State(state): State<AppState>,
+    Auth(claims): Auth,
+) -> Result<axum::Json<RoomView>, ApiError> {
+    let not_in_room = || ApiError::not_found("NOT_IN_ROOM", "you are not seated in any room");
+    let id = state.rooms().room_of(claims.user).ok_or_else(not_in_room)?;
+    let view = match state.rooms().view(id).await {
+        Ok(view) => view,
+        // The room ended between the directory lookup and the question.
+        Err(RoomError::NotFound) => return Err(not_in_room()),
+        Err(e) => return Err(e.into()),
+    };
+    // The directory and the room agree except for an instant around a leave: trust the room.
+    if !view.members.iter().any(|m| m.user_id == claims.user) {
+        return Err(not_in_room());
+    }
+    Ok(axum::Json(view))
 }
 
 /// Close a room (host only): every member is evicted with `room.closed`.

@@ -452,3 +452,229 @@ async fn creating_a_second_room_closes_the_first_when_its_host_leave_policy_is_c
     assert_eq!(member_ids(&app.room(second).await), vec![nia]);
     assert_eq!(ids_of(&list(&app, &[]).await), vec![second]);
 }
+
+// ---- The caller's own room: GET /api/rooms/current -----------------------------------------
+
+/// `GET /api/rooms/current` with `access` (or without a token when `None`).
+async fn current(app: &TestApp, access: Option<&str>) -> reqwest::Response {
+    let mut req = app.client.get(app.url("/api/rooms/current"));
+    if let Some(access) = access {
+        req = req.bearer_auth(access);
+    }
+    req.send().await.unwrap()
+}
+
+/// `GET /api/rooms/current`, asserting 200; the Room body.
+async fn current_room(app: &TestApp, access: &str) -> Value {
+    let r = current(app, Some(access)).await;
+    assert_eq!(r.status(), StatusCode::OK, "GET /api/rooms/current");
+    r.json().await.unwrap()
+}
+
+async fn not_in_room(app: &TestApp, access: &str) {
+    problem(
+        current(app, Some(access)).await,
+        StatusCode::NOT_FOUND,
+        "NOT_IN_ROOM",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_current_room_follows_the_seat_from_create_and_join_to_leave() {
+    let app = spawn_app().await;
+    let (ola, host) = app.member("ola").await;
+    let (pia, guest) = app.member("pia").await;
+    not_in_room(&app, &host.access).await;
+    not_in_room(&app, &guest.access).await;
+
+    // The creator is seated: his current room is the room, exactly as GET /api/rooms/{id} has it.
+    let (room, code) = app.create_room(&host.access, "mine", Value::Null).await;
+    let seen = current_room(&app, &host.access).await;
+    assert_eq!(seen, app.room(room).await);
+    assert_eq!(seen["code"], code);
+    assert_eq!(seen["status"], "waiting");
+    not_in_room(&app, &guest.access).await;
+
+    // A guest who joins over STOMP finds it too.
+    let mut ws = StompClient::member(&app, &guest.access).await;
+    ws.command(room, "join", json!({})).await.expect("join");
+    let seen = current_room(&app, &guest.access).await;
+    assert_eq!(seen["roomId"], room);
+    assert_eq!(member_ids(&seen), vec![ola, pia]);
+
+    // A second login (another device) replaces the session but keeps the seat: the old token
+    // is refused as replaced, the new one finds the room.
+    let again = app.login_member("pia").await;
+    problem(
+        current(&app, Some(&guest.access)).await,
+        StatusCode::UNAUTHORIZED,
+        "SESSION_REPLACED",
+    )
+    .await;
+    assert_eq!(current_room(&app, &again.access).await["roomId"], room);
+
+    // Leaving ends it; the host is still seated.
+    let mut ws = StompClient::member(&app, &again.access).await;
+    ws.command(room, "leave", json!({})).await.expect("leave");
+    not_in_room(&app, &again.access).await;
+    assert_eq!(current_room(&app, &host.access).await["roomId"], room);
+
+    // A closed room is nobody's current room.
+    assert_eq!(
+        app.delete_room(&host.access, room).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    not_in_room(&app, &host.access).await;
+}
+
+#[tokio::test]
+async fn the_current_room_moves_with_the_member_and_is_never_a_room_he_was_kicked_from() {
+    let app = spawn_app().await;
+    let (_, a) = app.member("qin").await;
+    let (_, b) = app.member("ray").await;
+    let (_, c) = app.member("sol").await;
+    let (first, _) = app
+        .create_room(&a.access, "first", json!({"onHostLeave": "migrate"}))
+        .await;
+    let (second, _) = app.create_room(&b.access, "second", Value::Null).await;
+    let mut ws = StompClient::member(&app, &c.access).await;
+    ws.command(first, "join", json!({})).await.expect("join");
+    assert_eq!(current_room(&app, &c.access).await["roomId"], first);
+    // Joining another room moves him: the current room is the new one.
+    ws.command(second, "join", json!({})).await.expect("join");
+    assert_eq!(current_room(&app, &c.access).await["roomId"], second);
+    // Kicked: no room at all.
+    let mut host_ws = StompClient::member(&app, &b.access).await;
+    let sol = c.user_id;
+    host_ws
+        .command(second, "kick", json!({"userId": sol}))
+        .await
+        .expect("kick");
+    not_in_room(&app, &c.access).await;
+}
+
+#[tokio::test]
+async fn the_current_room_is_found_during_a_running_game_and_after_a_second_login() {
+    let app = spawn_app().await;
+    let (_, host) = app.member("tia").await;
+    let (room, _) = app.create_room(&host.access, "playing", Value::Null).await;
+    let mut host_ws = StompClient::member(&app, &host.access).await;
+    let mut guests = Vec::new();
+    for name in ["uma", "vic"] {
+        let (_, t) = app.member(name).await;
+        let mut ws = StompClient::member(&app, &t.access).await;
+        ws.command(room, "join", json!({})).await.expect("join");
+        ws.command(room, "ready", json!({"ready": true}))
+            .await
+            .expect("ready");
+        guests.push((t, ws));
+    }
+    host_ws
+        .command(room, "start", json!({}))
+        .await
+        .expect("start");
+
+    for access in [&host.access, &guests[0].0.access, &guests[1].0.access] {
+        let seen = current_room(&app, access).await;
+        assert_eq!(seen["roomId"], room);
+        assert_eq!(seen["status"], "playing", "{seen}");
+        assert!(seen["game"].is_object(), "the public game state: {seen}");
+    }
+    // A member who logs in on another device mid-game finds his game.
+    let again = app.login_member("uma").await;
+    let seen = current_room(&app, &again.access).await;
+    assert_eq!(seen["roomId"], room);
+    assert_eq!(seen["status"], "playing");
+    // The room detail never carries a card.
+    let text = seen.to_string();
+    assert!(
+        !text.contains("\"role\"") && !text.contains("\"word\""),
+        "{seen}"
+    );
+}
+
+#[tokio::test]
+async fn the_current_room_lasts_through_the_reconnect_grace_and_not_after() {
+    let app = spawn_app_with(|c| c.reconnect_grace_secs = 1).await;
+    let (_, host) = app.member("wes").await;
+    let (_, guest) = app.member("xia").await;
+    let (room, _) = app.create_room(&host.access, "grace", Value::Null).await;
+    // The host stays connected, so the room outlives the guest's seat.
+    let _host_ws = StompClient::member(&app, &host.access).await;
+    let mut ws = StompClient::member(&app, &guest.access).await;
+    ws.command(room, "join", json!({})).await.expect("join");
+    ws.close().await;
+    // Within the grace the seat, and so the current room, is kept.
+    let seen = current_room(&app, &guest.access).await;
+    assert_eq!(seen["roomId"], room);
+    // After it the seat is gone.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = current(&app, Some(&guest.access)).await;
+        if r.status() == StatusCode::NOT_FOUND {
+            problem(r, StatusCode::NOT_FOUND, "NOT_IN_ROOM").await;
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the seat outlived the grace"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(current_room(&app, &host.access).await["roomId"], room);
+}
+
+#[tokio::test]
+async fn the_current_room_needs_a_token_and_does_not_shadow_room_ids_or_codes() {
+    let app = spawn_app().await;
+    problem(
+        current(&app, None).await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+    )
+    .await;
+    problem(
+        current(&app, Some("not-a-token")).await,
+        StatusCode::UNAUTHORIZED,
+        "INVALID_TOKEN",
+    )
+    .await;
+    // `{roomId}` still answers ids, codes and nonsense as before.
+    let (_, t) = app.member("yul").await;
+    let (id, code) = app.create_room(&t.access, "still here", Value::Null).await;
+    assert_eq!(app.room(id).await["roomId"], id);
+    let r = app.get_room(&code).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    problem(
+        app.get_room("abc").await,
+        StatusCode::NOT_FOUND,
+        "ROOM_NOT_FOUND",
+    )
+    .await;
+    // Another method on the static path is the router's refusal, not a room lookup.
+    let r = app
+        .client
+        .delete(app.url("/api/rooms/current"))
+        .bearer_auth(&t.access)
+        .send()
+        .await
+        .unwrap();
+    problem(r, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED").await;
+    // The room still stands, and is listed in the API document.
+    assert_eq!(app.room(id).await["roomId"], id);
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let op = &doc["paths"]["/api/rooms/current"]["get"];
+    assert!(op.is_object(), "documented");
+    assert!(op["responses"]["404"].is_object());
+    assert!(op["responses"]["401"].is_object());
+}
