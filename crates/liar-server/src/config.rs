@@ -81,6 +81,9 @@ pub struct Config {
     pub password_hash_concurrency: usize,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// STOMP heart-beat the server offers and wants (ms); a client silent for twice the agreed
+    /// interval is disconnected (SPEC §4).
+    pub ws_heartbeat_ms: u64,
     /// Reconnect grace period for a dropped connection (SPEC §2.3, §3).
     pub reconnect_grace_secs: u64,
     /// Seconds players look at their cards before the first hint.
@@ -130,6 +133,7 @@ impl Default for Config {
                 .map(|n| n.get().div_ceil(2))
                 .unwrap_or(1),
             max_body_bytes: 64 * 1024,
+            ws_heartbeat_ms: 10_000,
             reconnect_grace_secs: 60,
             deal_secs: 5,
             result_display_secs: 10,

@@ -28,8 +28,6 @@ use crate::store::SessionState;
 
 /// The first frame must be CONNECT within this time.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Heart-beat the server offers to send and wants to receive, in ms.
-const SERVER_HEARTBEAT_MS: u64 = 10_000;
 /// Frames queued for one socket; beyond it, room subscriptions resync from a snapshot.
 const OUTBOX: usize = 1024;
 /// Frames per second a connection may send (SPEC §4); excess frames are dropped.
@@ -201,16 +199,16 @@ impl Conn {
             .ok()
             .flatten()
             .ok_or(("INVALID_TOKEN", "unknown member".to_owned()))?;
+        // STOMP 1.2 §Heart-beating: each direction runs at the larger of what one side can
+        // do and the other wants; the server offers and wants `ws_heartbeat_ms` (at least 1 ms).
+        let hb = state.config().ws_heartbeat_ms.max(1);
         let (cx, cy) = heart_beat(&frame);
-        let outgoing = (cy > 0).then(|| Duration::from_millis(cy.max(SERVER_HEARTBEAT_MS)));
-        let incoming = (cx > 0).then(|| Duration::from_millis(cx.max(SERVER_HEARTBEAT_MS)));
+        let outgoing = (cy > 0).then(|| Duration::from_millis(cy.max(hb)));
+        let incoming = (cx > 0).then(|| Duration::from_millis(cx.max(hb)));
         let conn_id = format!("c-{}", random_token(6));
         let connected = Frame::new(Stomp::Connected)
             .header("version", "1.2")
-            .header(
-                "heart-beat",
-                format!("{SERVER_HEARTBEAT_MS},{SERVER_HEARTBEAT_MS}"),
-            )
+            .header("heart-beat", format!("{hb},{hb}"))
             .header("server", concat!("liar/", env!("CARGO_PKG_VERSION")))
             .header("user-name", member.id.to_string())
             .header("session", conn_id);

@@ -8,7 +8,7 @@ use bytes::BytesMut;
 use futures::future::join_all;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use liar_server::config::WindowRule;
-use liar_stomp::{Command, Limits};
+use liar_stomp::{Command, Frame, Limits};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::future::Future;
@@ -1339,6 +1339,82 @@ async fn the_lobby_sees_public_rooms_come_and_go_but_never_private_ones() {
             assert_ne!(e["room"]["roomId"], p, "private room in the lobby: {e}");
             assert_ne!(e["room"]["private"], true);
         }
+    })
+    .await
+}
+
+// ---- Heart-beats (SPEC §4: a client silent past twice its heart-beat is disconnected) -------
+
+/// Opens a socket and CONNECTs with the given `heart-beat` header; returns it and CONNECTED.
+async fn connect_beating(app: &TestApp, access: &str, heart_beat: &str) -> (StompClient, Frame) {
+    let mut c = StompClient::open(app).await;
+    let f = Frame::new(Command::Connect)
+        .header("accept-version", "1.2")
+        .header("host", "liar")
+        .header("heart-beat", heart_beat)
+        .header("Authorization", format!("Bearer {access}"));
+    assert!(c.send_frame(&f).await);
+    let connected = c.next_frame(WAIT).await.expect("a reply to CONNECT");
+    assert_eq!(connected.command, Command::Connected, "{connected:?}");
+    (c, connected)
+}
+
+#[tokio::test]
+async fn a_client_silent_past_twice_its_heart_beat_is_disconnected_and_a_beating_one_is_not() {
+    within(30, async {
+        let app = spawn_app_with(|c| c.ws_heartbeat_ms = 200).await;
+        let (_, ann) = app.member("ann").await;
+        let (_, bob) = app.member("bob").await;
+        let (_, cy) = app.member("cy").await;
+
+        // ann promises a heart-beat every 100 ms; the server wants one every 200 ms, so the
+        // agreed interval is 200 ms and silence past 400 ms ends the connection.
+        let (mut silent, connected) = connect_beating(&app, &ann.access, "100,0").await;
+        assert_eq!(connected.get("heart-beat"), Some("200,200"));
+        // bob makes the same promise and keeps it.
+        let (mut beating, _) = connect_beating(&app, &bob.access, "100,0").await;
+        // cy agreed to no heart-beats at all.
+        let (mut quiet, _) = connect_beating(&app, &cy.access, "0,0").await;
+
+        let started = Instant::now();
+        let beats = async {
+            while started.elapsed() < Duration::from_millis(1500) {
+                assert!(beating.send_text("\n").await, "bob's socket stays open");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        let (closed, ()) = tokio::join!(silent.closes_within(Duration::from_secs(5)), beats);
+        assert!(closed, "a silent client is disconnected");
+        let after = started.elapsed();
+        assert!(
+            after >= Duration::from_millis(350),
+            "not before twice the interval: closed after {after:?}"
+        );
+
+        // The beating and the no-heart-beat clients are still served.
+        beating
+            .subscribe(ERRORS, "e")
+            .await
+            .expect("bob still served");
+        quiet.subscribe(ERRORS, "e").await.expect("cy still served");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_server_sends_heart_beats_when_the_client_asks_for_them() {
+    within(30, async {
+        let app = spawn_app_with(|c| c.ws_heartbeat_ms = 100).await;
+        let (_, ann) = app.member("ann").await;
+        // ann can send every 100 ms and wants to hear from the server every 100 ms.
+        let (mut c, _) = connect_beating(&app, &ann.access, "100,100").await;
+        let mut beats = 0;
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < deadline {
+            assert!(c.send_text("\n").await);
+            beats += c.heart_beats_within(Duration::from_millis(100)).await;
+        }
+        assert!(beats >= 4, "about ten heart-beats in a second, got {beats}");
     })
     .await
 }

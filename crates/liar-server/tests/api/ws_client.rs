@@ -50,6 +50,8 @@ pub struct StompClient {
     log: Vec<Frame>,
     closed: bool,
     receipts: u64,
+    /// Heart-beats (bare end-of-lines) received so far.
+    heart_beats: u64,
     /// `user-name` of `CONNECTED`.
     pub user_id: Option<i64>,
     /// `session` of `CONNECTED`.
@@ -93,6 +95,7 @@ impl StompClient {
             log: Vec::new(),
             closed: false,
             receipts: 0,
+            heart_beats: 0,
             user_id: None,
             session: None,
         }
@@ -283,6 +286,13 @@ impl StompClient {
         while self.read_more(deadline).await {}
     }
 
+    /// Heart-beats received while reading for `d`.
+    pub async fn heart_beats_within(&mut self, d: Duration) -> u64 {
+        let before = self.heart_beats;
+        self.drain(d).await;
+        self.heart_beats - before
+    }
+
     /// Whether the socket is known to be closed.
     pub fn is_closed(&self) -> bool {
         self.closed
@@ -407,7 +417,7 @@ impl StompClient {
                     self.log.push(f.clone());
                     self.inbox.push_back(f);
                 }
-                Ok(Some(Decoded::HeartBeat)) => {}
+                Ok(Some(Decoded::HeartBeat)) => self.heart_beats += 1,
                 Ok(None) => return true,
                 Err(e) => panic!("the server sent bytes that are not STOMP: {e}"),
             }
