@@ -23,11 +23,13 @@ pub struct ChatArgs {
     pub rooms: usize,
     #[arg(long, default_value_t = 8)]
     pub members: usize,
-    /// Messages per second per member, one sweep step each (the server allows 1/s: 5 per 5 s).
+    /// Messages per second per member, one sweep step each. The server's chat limit (default
+    /// 5 per 5 s, `LIAR_CHAT_PER_MEMBER__LIMIT`) caps it; load runs raise that setting.
     #[arg(long, value_delimiter = ',', default_value = "0.25,0.5,0.9")]
     pub rates: Vec<f64>,
-    /// Extra, higher rates tried on the echo baseline only (it has no chat limit).
-    #[arg(long, value_delimiter = ',', default_value = "2,4,8")]
+    /// Extra, higher rates tried on the echo baseline only (it has no chat limit); none by
+    /// default, so both transports run the same steps.
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
     pub echo_rates: Vec<f64>,
     #[arg(long, default_value_t = 20)]
     pub step_secs: u64,

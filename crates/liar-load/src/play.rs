@@ -38,6 +38,10 @@ pub struct PlayArgs {
     /// of the run; the report compares game latency in the quiet and the storm halves.
     #[arg(long, default_value_t = 0)]
     pub storm_logins: usize,
+    /// Name prefix of the storm's accounts (default `{prefix}s`); a fresh prefix makes every
+    /// storm login a registration plus a login.
+    #[arg(long)]
+    pub storm_prefix: Option<String>,
 }
 
 /// When each command was sent, by the key of the event it causes; shared by a room's bots.
@@ -130,7 +134,9 @@ pub async fn run(a: PlayArgs) -> Result<(), Error> {
         let storm = (half == 1).then(|| {
             let (base, prefix, n, par) = (
                 t.base(),
-                format!("{}s", t.prefix),
+                a.storm_prefix
+                    .clone()
+                    .unwrap_or_else(|| format!("{}s", t.prefix)),
                 a.storm_logins,
                 t.login_parallel,
             );
@@ -315,6 +321,9 @@ impl Bot {
             "room.snapshot" | "room.waiting" => {
                 if v["type"] == "room.waiting" {
                     st.pending.clear();
+                    // Reset here, not on `game.started`: the private `game.card` may arrive
+                    // before the room's `game.started`.
+                    st.liar = false;
                 }
                 self.room_state(st, &v["room"]);
             }
@@ -334,7 +343,6 @@ impl Bot {
             "game.started" => {
                 self.arrived("s");
                 st.in_game = true;
-                st.liar = false;
                 st.order = v["order"]
                     .as_array()
                     .into_iter()
@@ -352,7 +360,12 @@ impl Bot {
                 Some("guess") if st.liar => self.schedule(st, Action::Guess),
                 _ => {}
             },
-            "guess.result" => self.arrived("g"),
+            // A `null` guess is the timer's doing, not a command's: nothing to measure.
+            "guess.result" if !v["guess"].is_null() => self.arrived("g"),
+            // Timers that ran out mean a bot missed its move: reported once per room (by the host).
+            "guess.result" | "turn.skipped" if self.host => self
+                .stats
+                .error(&format!("{} (timer)", v["type"].as_str().unwrap_or(""))),
             "game.ended" if self.host => {
                 self.stats.games.fetch_add(1, Relaxed);
             }
