@@ -2,9 +2,10 @@
 //! hasher instead of taking every core from game traffic (SPEC §1.1).
 //!
 //! The threads run at a lower CPU priority ([`HASH_THREAD_NICE`]): when the game's tokio
-//! workers want a core, the scheduler gives it to them and a login waits a little longer.
-//! Measured on 2 cores with 10,000 players: a storm of 3,000 registrations raised game p99 from
-//! 2.4 to 5.6 ms at normal priority (docs/benchmarks.md).
+//! workers want a core, the scheduler prefers them and a login waits a little longer. On 2 cores
+//! with 10,000 players a login storm still raises game p99 about 2.3× (2 → 4–6 ms) at either
+//! priority: what remains is not CPU time but Argon2's 19 MiB per hash sweeping the shared
+//! caches (docs/benchmarks.md, "login storm").
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
