@@ -63,6 +63,16 @@ impl Player {
             .expect("chat accepted");
     }
 
+    /// Sends a chat that must be refused; returns the refusal's code.
+    async fn chat_refused(&mut self, room: i64, text: &str) -> String {
+        let refused = self
+            .ws
+            .command(room, "chat", json!({ "text": text }))
+            .await
+            .expect_err("chat refused");
+        code(&refused).to_owned()
+    }
+
     /// Chats and sees his own chat event come back on the room topic.
     async fn still_works(&mut self, room: i64, text: &str) {
         self.chat(room, text).await;
@@ -1119,12 +1129,7 @@ async fn the_sixth_chat_within_five_seconds_is_rate_limited() {
         for i in 1..=5 {
             bob.chat(x, &format!("msg {i}")).await;
         }
-        let refused = bob
-            .ws
-            .command(x, "chat", json!({"text": "msg 6"}))
-            .await
-            .unwrap_err();
-        assert_eq!(code(&refused), "RATE_LIMITED");
+        assert_eq!(bob.chat_refused(x, "msg 6").await, "RATE_LIMITED");
 
         ann.ws.drain(QUIET).await;
         let chats: Vec<Value> = ann
@@ -1163,12 +1168,7 @@ async fn the_chat_limit_is_an_operator_setting() {
         for i in 1..=8 {
             bob.chat(x, &format!("msg {i}")).await;
         }
-        let refused = bob
-            .ws
-            .command(x, "chat", json!({"text": "msg 9"}))
-            .await
-            .unwrap_err();
-        assert_eq!(code(&refused), "RATE_LIMITED");
+        assert_eq!(bob.chat_refused(x, "msg 9").await, "RATE_LIMITED");
     })
     .await
 }
@@ -1180,17 +1180,8 @@ async fn chat_text_is_one_to_three_hundred_characters_from_members_only() {
         let (mut ann, x) = hosting(&app, "ann", Value::Null).await;
         let mut outsider = player(&app, "out").await;
         for text in [String::new(), "x".repeat(301)] {
-            let refused = ann
-                .ws
-                .command(x, "chat", json!({ "text": text }))
-                .await
-                .unwrap_err();
-            assert_eq!(
-                code(&refused),
-                "VALIDATION",
-                "{} chars",
-                text.chars().count()
-            );
+            let n = text.chars().count();
+            assert_eq!(ann.chat_refused(x, &text).await, "VALIDATION", "{n} chars");
         }
         let refused = ann.ws.command(x, "chat", json!({})).await.unwrap_err();
         assert_eq!(code(&refused), "VALIDATION");
@@ -1198,12 +1189,7 @@ async fn chat_text_is_one_to_three_hundred_characters_from_members_only() {
         ann.chat(x, &long).await;
         let e = ann.ws.expect_event(&room_topic(x), "chat").await;
         assert_eq!(e["text"], long.as_str());
-        let refused = outsider
-            .ws
-            .command(x, "chat", json!({"text": "let me in"}))
-            .await
-            .unwrap_err();
-        assert_eq!(code(&refused), "NOT_A_MEMBER");
+        assert_eq!(outsider.chat_refused(x, "let me in").await, "NOT_A_MEMBER");
     })
     .await
 }
