@@ -664,10 +664,8 @@ impl RoomActor {
         let word = running.game.word().ko.clone();
         let (result, finished) = match &end {
             GameEnd::Completed(r) => {
-                let result = json!({
-                    "winner": r.winner, "liarId": r.liar_id, "topicId": r.topic_id,
-                    "word": r.word, "guess": r.guess, "votes": r.votes, "players": r.players,
-                });
+                // Every field of the rules' result goes on the wire as it is.
+                let result = to_value(r);
                 let players = r
                     .players
                     .iter()

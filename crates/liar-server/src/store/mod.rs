@@ -284,6 +284,52 @@ pub trait TopicStore: Send + Sync {
     async fn delete_topic_override(&self, id: &str) -> Result<(), StoreError>;
 }
 
+/// One room's saved state, as `RoomStore` writes it after a transition (SPEC §3 "Durable rooms").
+#[derive(Debug, Clone)]
+pub struct RoomWrite {
+    pub id: i64,
+    /// The writer's fencing epoch: the write applies only while the stored epoch equals it.
+    pub epoch: i64,
+    /// The room's `seq` after this transition.
+    pub seq: i64,
+    /// Format version of `state` (a newer binary can read an older format).
+    pub format: i32,
+    /// The whole room as JSON; `None` deletes the room and its event log.
+    pub state: Option<String>,
+    /// Room events of this transition, `(seq, wire JSON)`, appended to the room's event log.
+    pub events: Vec<(i64, String)>,
+    /// Log entries with `seq` at or below this are pruned.
+    pub prune_through: Option<i64>,
+    pub saved_at: Millis,
+}
+
+/// A saved room as `RoomStore::take_over_rooms` hands it to the process that resumes it.
+#[derive(Debug, Clone)]
+pub struct SavedRoom {
+    pub id: i64,
+    /// The epoch after the takeover (the stored one plus one).
+    pub epoch: i64,
+    pub seq: i64,
+    pub format: i32,
+    pub state: String,
+    /// The kept tail of the event log, by `seq` ascending.
+    pub events: Vec<(i64, String)>,
+}
+
+#[async_trait]
+pub trait RoomStore: Send + Sync {
+    /// Reserves a room id for a new room with the join code `code` (unique among saved rooms);
+    /// `Ok(None)` when the code is taken. The row holds no state until the first save.
+    async fn create_room(&self, code: &str, now: Millis) -> Result<Option<i64>, StoreError>;
+    /// Applies a batch of writes in one transaction (group commit). A write whose epoch is no
+    /// longer the stored one (another process took the room over) changes nothing, its events
+    /// included; the ids of those fenced writes are returned.
+    async fn save_rooms(&self, writes: &[RoomWrite]) -> Result<Vec<i64>, StoreError>;
+    /// Takes over every saved room: bumps each one's epoch and returns the rooms with their
+    /// event logs. Rows that never got a state (a crash right after `create_room`) are deleted.
+    async fn take_over_rooms(&self) -> Result<Vec<SavedRoom>, StoreError>;
+}
+
 /// Connection pool figures, for `/metrics` and the pool-leak test.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolStats {
@@ -294,7 +340,7 @@ pub struct PoolStats {
 
 #[async_trait]
 pub trait Store:
-    MemberStore + SessionStore + SettingsStore + ResultStore + ResultQueries + TopicStore
+    MemberStore + SessionStore + SettingsStore + ResultStore + ResultQueries + TopicStore + RoomStore
 {
     async fn ping(&self) -> Result<(), StoreError>;
     fn pool_stats(&self) -> PoolStats;

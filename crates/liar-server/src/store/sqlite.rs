@@ -805,6 +805,141 @@ impl TopicStore for SqliteStore {
 }
 
 #[async_trait]
+impl RoomStore for SqliteStore {
+    async fn create_room(&self, code: &str, now: Millis) -> Result<Option<i64>, StoreError> {
+        let code = code.to_owned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let row = sqlx::query(
+                    "INSERT INTO rooms (code, created_at, saved_at) VALUES (?, ?, ?) \
+                     ON CONFLICT (code) DO NOTHING RETURNING id",
+                )
+                .bind(&code)
+                .bind(now)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(classify)?;
+                row.map(|r| r.try_get("id")).transpose().map_err(classify)
+            })
+        })
+        .await
+    }
+
+    async fn save_rooms(&self, writes: &[RoomWrite]) -> Result<Vec<i64>, StoreError> {
+        let writes = writes.to_vec();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let mut fenced = Vec::new();
+                for w in &writes {
+                    if !save_room(tx, w).await? {
+                        fenced.push(w.id);
+                    }
+                }
+                Ok(fenced)
+            })
+        })
+        .await
+    }
+
+    async fn take_over_rooms(&self) -> Result<Vec<SavedRoom>, StoreError> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                sqlx::query("DELETE FROM rooms WHERE state IS NULL")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                let rows = sqlx::query(
+                    "UPDATE rooms SET epoch = epoch + 1 RETURNING id, epoch, seq, format, state",
+                )
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(classify)?;
+                let mut rooms = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let id: i64 = row.try_get("id").map_err(classify)?;
+                    let events = sqlx::query(
+                        "SELECT seq, body FROM room_events WHERE room_id = ? ORDER BY seq",
+                    )
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(classify)?
+                    .iter()
+                    .map(|e| Ok((e.try_get("seq")?, e.try_get("body")?)))
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+                    .map_err(classify)?;
+                    rooms.push(SavedRoom {
+                        id,
+                        epoch: row.try_get("epoch").map_err(classify)?,
+                        seq: row.try_get("seq").map_err(classify)?,
+                        format: row.try_get("format").map_err(classify)?,
+                        state: row.try_get("state").map_err(classify)?,
+                        events,
+                    });
+                }
+                rooms.sort_by_key(|r| r.id);
+                Ok(rooms)
+            })
+        })
+        .await
+    }
+}
+
+/// One write of a batch; `false` when the epoch fenced it off.
+async fn save_room(tx: &mut SqliteConnection, w: &RoomWrite) -> Result<bool, StoreError> {
+    let Some(state) = &w.state else {
+        let done = sqlx::query("DELETE FROM rooms WHERE id = ? AND epoch = ?")
+            .bind(w.id)
+            .bind(w.epoch)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        if done.rows_affected() > 0 {
+            sqlx::query("DELETE FROM room_events WHERE room_id = ?")
+                .bind(w.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+        }
+        return Ok(done.rows_affected() > 0);
+    };
+    let done = sqlx::query(
+        "UPDATE rooms SET seq = ?, format = ?, state = ?, saved_at = ? WHERE id = ? AND epoch = ?",
+    )
+    .bind(w.seq)
+    .bind(w.format)
+    .bind(state)
+    .bind(w.saved_at)
+    .bind(w.id)
+    .bind(w.epoch)
+    .execute(&mut *tx)
+    .await
+    .map_err(classify)?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    for (seq, body) in &w.events {
+        sqlx::query("INSERT OR REPLACE INTO room_events (room_id, seq, body) VALUES (?, ?, ?)")
+            .bind(w.id)
+            .bind(seq)
+            .bind(body)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+    }
+    if let Some(through) = w.prune_through {
+        sqlx::query("DELETE FROM room_events WHERE room_id = ? AND seq <= ?")
+            .bind(w.id)
+            .bind(through)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+    }
+    Ok(true)
+}
+
+#[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
