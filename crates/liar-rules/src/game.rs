@@ -53,6 +53,10 @@ struct Seat {
     out: bool,
     /// Generation and deadline of the running grace timer, while disconnected.
     grace: Option<(u64, Millis)>,
+    /// Away only because the game was resumed by a new process: still expected back, so his
+    /// missing vote does not let the vote close early.
+    #[serde(default)]
+    resumed: bool,
 }
 
 /// Where the game stands, with the data only that phase needs.
@@ -97,6 +101,10 @@ pub struct Game {
     seq: u64,
     /// Generation and deadline of the phase timer that is current.
     phase_timer: Option<(u64, Millis)>,
+    /// The current hint turn's own deadline (the phase timer may be earlier: the turn grace of
+    /// a speaker who is away).
+    #[serde(default)]
+    turn_deadline: Option<Millis>,
     hints: Vec<HintRecord>,
     /// Ballots of the running (or the last closed) vote round, by voter in arrival order.
     ballots: Vec<VoteRecord>,
@@ -144,7 +152,8 @@ impl Game {
                 self.grace_expired(player, seq, now, &mut out)
             }
             Input::Disconnected(player) => self.disconnected(player, now, &mut out)?,
-            Input::Reconnected(player) => self.reconnected(player, &mut out)?,
+            Input::Reconnected(player) => self.reconnected(player, now, &mut out)?,
+            Input::Resumed => self.resumed(now, &mut out),
         }
         Ok(out)
     }
@@ -252,14 +261,19 @@ impl Game {
 
     /// Arms a new phase timer (making any earlier one stale) and returns its deadline.
     fn arm_phase_timer(&mut self, now: Millis, secs: u32, out: &mut Vec<Output>) -> Millis {
-        let seq = self.next_seq();
         let at = now.plus_secs(secs);
+        self.arm_phase_timer_at(at, out);
+        at
+    }
+
+    /// Arms a new phase timer for `at`, making any earlier one stale.
+    fn arm_phase_timer_at(&mut self, at: Millis, out: &mut Vec<Output>) {
+        let seq = self.next_seq();
         self.phase_timer = Some((seq, at));
         out.push(Output::Schedule {
             timer: Timer::Phase { seq },
             at,
         });
-        at
     }
 
     /// Enters a timed phase: `phase.changed` then its timer.
@@ -291,6 +305,11 @@ impl Game {
     fn is_connected(&self, player: UserId) -> bool {
         self.seat_index(player)
             .is_some_and(|i| self.seats[i].connected && !self.seats[i].out)
+    }
+
+    fn is_resumed(&self, player: UserId) -> bool {
+        self.seat_index(player)
+            .is_some_and(|i| self.seats[i].resumed && !self.seats[i].out)
     }
 
     /// Players still in the game, in speaking order.

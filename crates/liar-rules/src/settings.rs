@@ -49,6 +49,13 @@ impl Language {
     }
 }
 
+/// SPEC §3 step 2: a dropped speaker keeps his turn for up to 10 s.
+pub const DEFAULT_TURN_GRACE_SECS: u32 = 10;
+
+fn default_turn_grace() -> u32 {
+    DEFAULT_TURN_GRACE_SECS
+}
+
 /// Settings of one game. Field names on the wire follow the room settings (`hintSeconds`, ...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -77,6 +84,10 @@ pub struct GameSettings {
     /// How long a disconnected player keeps his seat.
     #[serde(rename = "graceSeconds")]
     pub grace_secs: u32,
+    /// How long a speaker whose connection dropped keeps his hint turn (never past the turn's
+    /// deadline); SPEC §3 step 2: 10 s.
+    #[serde(rename = "turnGraceSeconds", default = "default_turn_grace")]
+    pub turn_grace_secs: u32,
     /// How long players look at their cards before the first hint.
     #[serde(rename = "dealSeconds")]
     pub deal_secs: u32,
@@ -97,6 +108,7 @@ impl Default for GameSettings {
             guess_secs: 30,
             tie_policy: TiePolicy::LiarWins,
             grace_secs: 60,
+            turn_grace_secs: DEFAULT_TURN_GRACE_SECS,
             deal_secs: 5,
             language: Language::Ko,
         }

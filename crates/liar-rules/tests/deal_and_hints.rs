@@ -315,12 +315,12 @@ fn every_player_speaks_once_per_round_for_every_round_then_discussion_opens() {
 }
 
 #[test]
-fn a_disconnected_speaker_is_skipped_at_once() {
+fn a_speaker_who_drops_keeps_his_turn_for_the_turn_grace_then_it_is_skipped() {
     let mut h = Harness::new(4, 7, |_| {});
     h.fire();
     let order = h.order();
+    let turn_deadline = h.now.plus_secs(30);
     let outs = h.handle(Input::Disconnected(order[0])).unwrap();
-    let at = h.now.plus_secs(30);
     assert_eq!(
         outs,
         vec![
@@ -332,6 +332,16 @@ fn a_disconnected_speaker_is_skipped_at_once() {
                 },
                 at: h.now.plus_secs(60)
             },
+            phase_timer(4, h.now.plus_secs(10)),
+        ],
+        "no skip yet: 10 s of turn grace"
+    );
+    let outs = h.fire();
+    let at = h.now.plus_secs(30);
+    assert!(h.now < turn_deadline);
+    assert_eq!(
+        outs,
+        vec![
             bc(Event::TurnSkipped {
                 user_id: order[0],
                 round: 1,
@@ -342,13 +352,42 @@ fn a_disconnected_speaker_is_skipped_at_once() {
                 round: 1,
                 deadline: at
             }),
-            phase_timer(4, at),
+            phase_timer(5, at),
         ]
     );
 }
 
 #[test]
-fn a_disconnected_player_is_skipped_when_his_turn_comes() {
+fn a_speaker_back_within_the_turn_grace_keeps_his_turn_to_its_deadline() {
+    let mut h = Harness::new(4, 7, |_| {});
+    h.fire();
+    let order = h.order();
+    let turn_deadline = h.now.plus_secs(30);
+    h.handle(Input::Disconnected(order[0])).unwrap();
+    h.now = h.now.plus_secs(9);
+    let outs = h.handle(Input::Reconnected(order[0])).unwrap();
+    assert_eq!(
+        outs,
+        vec![
+            bc(Event::PlayerReconnected { user_id: order[0] }),
+            phase_timer(5, turn_deadline),
+        ]
+    );
+    assert!(h.hint(order[0], "mane").is_ok(), "still his turn");
+}
+
+#[test]
+fn the_turn_grace_never_runs_past_the_turns_deadline() {
+    let mut h = Harness::new(4, 7, |_| {});
+    h.fire();
+    let order = h.order();
+    h.now = h.now.plus_secs(25);
+    let outs = h.handle(Input::Disconnected(order[0])).unwrap();
+    assert_eq!(outs.last(), Some(&phase_timer(4, T0.plus_secs(5 + 30))));
+}
+
+#[test]
+fn a_player_away_when_his_turn_comes_gets_only_the_turn_grace() {
     let mut h = Harness::new(4, 8, |_| {});
     h.fire();
     let order = h.order();
@@ -363,18 +402,22 @@ fn a_disconnected_player_is_skipped_when_his_turn_comes() {
                 text: "mane".into(),
                 round: 1
             }),
-            bc(Event::TurnSkipped {
-                user_id: order[1],
-                round: 1,
-                reason: SkipReason::Disconnected
-            }),
             bc(Event::TurnStarted {
-                speaker: order[2],
+                speaker: order[1],
                 round: 1,
                 deadline: at
             }),
-            phase_timer(4, at),
+            phase_timer(4, h.now.plus_secs(10)),
         ]
+    );
+    let outs = h.fire();
+    assert_eq!(
+        outs[0],
+        bc(Event::TurnSkipped {
+            user_id: order[1],
+            round: 1,
+            reason: SkipReason::Disconnected
+        })
     );
     h.handle(Input::Reconnected(order[1])).unwrap();
     h.hint(order[2], "x").unwrap();

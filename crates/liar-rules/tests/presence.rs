@@ -200,3 +200,52 @@ fn the_liar_may_reconnect_and_guess_within_the_guess_time() {
     let outs = h.send(liar, liar_rules::Command::Guess(word)).unwrap();
     assert_eq!(result(&outs).winner, Side::Liar);
 }
+
+#[test]
+fn a_resumed_game_waits_for_everyone_silently_and_keeps_its_deadlines() {
+    let mut h = Harness::new(4, 21, |_| {});
+    h.skip_to_vote();
+    let vote_deadline = h.phase_timer().1;
+    let order = h.order();
+    h.now = h.now.plus_secs(3);
+    let outs = h.handle(Input::Resumed).unwrap();
+    assert!(broadcasts(&outs).is_empty(), "nothing announced: {outs:?}");
+    let graces: Vec<_> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Schedule {
+                timer: Timer::Grace { player, .. },
+                at,
+            } => Some((*player, *at)),
+            _ => None,
+        })
+        .collect();
+    let fresh = h.now.plus_secs(60);
+    let mut expected: Vec<_> = order.iter().map(|&p| (p, fresh)).collect();
+    expected.sort();
+    let mut graces = graces;
+    graces.sort();
+    assert_eq!(graces, expected, "every player: a fresh grace");
+    assert_eq!(h.phase_timer().1, vote_deadline, "the vote keeps its deadline");
+    h.handle(Input::Reconnected(order[0])).unwrap();
+    let outs = h.vote(order[0], order[1]).unwrap();
+    assert_eq!(h.game.phase(), Phase::Vote, "one vote of four does not close it: {outs:?}");
+    for &p in &order[1..] {
+        h.handle(Input::Reconnected(p)).unwrap();
+        h.vote(p, order[0]).unwrap();
+    }
+    assert_ne!(h.game.phase(), Phase::Vote, "all four voted");
+}
+
+#[test]
+fn a_resumed_speaker_keeps_his_turn_for_the_turn_grace() {
+    let mut h = Harness::new(4, 22, |_| {});
+    h.fire();
+    let order = h.order();
+    h.now = h.now.plus_secs(2);
+    h.handle(Input::Resumed).unwrap();
+    assert_eq!(h.phase_timer().1, h.now.plus_secs(10));
+    h.handle(Input::Reconnected(order[0])).unwrap();
+    assert_eq!(h.phase_timer().1, T0.plus_secs(5 + 30), "back: the turn's own deadline");
+    assert!(h.hint(order[0], "mane").is_ok());
+}

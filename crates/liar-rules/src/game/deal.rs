@@ -69,6 +69,7 @@ impl Game {
                 connected: true,
                 out: false,
                 grace: None,
+                resumed: false,
             })
             .collect();
         Game {
@@ -84,6 +85,7 @@ impl Game {
             stage: Stage::Deal,
             seq: 0,
             phase_timer: None,
+            turn_deadline: None,
             hints: Vec::new(),
             ballots: Vec::new(),
             tally: Vec::new(),

@@ -56,6 +56,10 @@ pub enum Input {
     Disconnected(UserId),
     /// A player is connected again.
     Reconnected(UserId),
+    /// The game was loaded by a new process (a restart or a takeover): every player is away
+    /// until his client reconnects, each with a fresh grace period. Nothing is announced, and
+    /// nobody's absence closes the vote or skips a turn before the turn grace.
+    Resumed,
 }
 
 /// What the actor must do.

@@ -6,7 +6,7 @@
 //! [`super::MIN_PLAYERS`] players left aborts the game.
 
 use super::{AbortReason, Game, MIN_PLAYERS, Output, Stage, Timer};
-use crate::{Event, Millis, RuleError, Side, UserId, event::SkipReason};
+use crate::{Event, Millis, RuleError, Side, UserId};
 
 impl Game {
     pub(super) fn disconnected(
@@ -35,8 +35,7 @@ impl Game {
         });
         match self.stage {
             Stage::Hints { turn } if self.speaker(turn) == player => {
-                self.phase_timer = None;
-                self.skip_turn(turn, SkipReason::Disconnected, now, out);
+                self.start_turn_grace(now, out);
             }
             Stage::Vote { .. } => self.close_vote_if_complete(now, out),
             Stage::Defense { accused } if accused == player => {
@@ -51,6 +50,7 @@ impl Game {
     pub(super) fn reconnected(
         &mut self,
         player: UserId,
+        now: Millis,
         out: &mut Vec<Output>,
     ) -> Result<(), RuleError> {
         if self.end.is_some() {
@@ -62,10 +62,46 @@ impl Game {
         }
         self.seats[i].connected = true;
         self.seats[i].grace = None;
+        self.seats[i].resumed = false;
         out.push(Output::Broadcast(Event::PlayerReconnected {
             user_id: player,
         }));
+        match self.stage {
+            Stage::Hints { turn } if self.speaker(turn) == player => self.end_turn_grace(out),
+            Stage::Vote { .. } => self.close_vote_if_complete(now, out),
+            _ => {}
+        }
         Ok(())
+    }
+
+    /// A new process loaded the game: everyone is away with a fresh grace, silently; the
+    /// speaker keeps his turn for the turn grace. Deadlines stay as they were.
+    pub(super) fn resumed(&mut self, now: Millis, out: &mut Vec<Output>) {
+        if self.end.is_some() {
+            return;
+        }
+        let grace = self.settings.grace_secs;
+        for i in 0..self.seats.len() {
+            if self.seats[i].out {
+                continue;
+            }
+            let seq = self.next_seq();
+            let at = now.plus_secs(grace);
+            let seat = &mut self.seats[i];
+            seat.connected = false;
+            seat.resumed = true;
+            seat.grace = Some((seq, at));
+            out.push(Output::Schedule {
+                timer: Timer::Grace {
+                    player: seat.id,
+                    seq,
+                },
+                at,
+            });
+        }
+        if let Stage::Hints { .. } = self.stage {
+            self.start_turn_grace(now, out);
+        }
     }
 
     pub(super) fn grace_expired(
@@ -84,6 +120,7 @@ impl Game {
         }
         seat.out = true;
         seat.grace = None;
+        seat.resumed = false;
         out.push(Output::Broadcast(Event::PlayerLeft { user_id: player }));
         if player == self.liar {
             self.finish(Side::Citizens, out);

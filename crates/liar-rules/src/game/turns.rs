@@ -48,8 +48,32 @@ impl Game {
         Ok(())
     }
 
+    /// The turn's timer fired: at its deadline, or earlier at the end of the turn grace of a
+    /// speaker who is away.
     pub(super) fn turn_timed_out(&mut self, turn: usize, now: Millis, out: &mut Vec<Output>) {
-        self.skip_turn(turn, SkipReason::Timeout, now, out);
+        let reason = if self.is_connected(self.speaker(turn)) {
+            SkipReason::Timeout
+        } else {
+            SkipReason::Disconnected
+        };
+        self.skip_turn(turn, reason, now, out);
+    }
+
+    /// The speaker went away during his turn: he keeps it for the turn grace, never past the
+    /// turn's own deadline (SPEC §3 step 2).
+    pub(super) fn start_turn_grace(&mut self, now: Millis, out: &mut Vec<Output>) {
+        let Some(deadline) = self.turn_deadline else {
+            return;
+        };
+        let at = deadline.min(now.plus_secs(self.settings.turn_grace_secs));
+        self.arm_phase_timer_at(at, out);
+    }
+
+    /// The speaker is back during his turn: the turn runs to its own deadline again.
+    pub(super) fn end_turn_grace(&mut self, out: &mut Vec<Output>) {
+        if let Some(deadline) = self.turn_deadline {
+            self.arm_phase_timer_at(deadline, out);
+        }
     }
 
     /// Ends turn `turn` without a hint and moves on.
@@ -70,31 +94,30 @@ impl Game {
     }
 
     /// Starts the first playable turn at or after `turn`: players who left are passed over
-    /// silently, disconnected ones get `turn.skipped`. After the last turn, discussion.
+    /// silently; a speaker who is away gets his turn with only the turn grace to come back
+    /// (then `turn.skipped`). After the last turn, discussion.
     fn start_turn_from(&mut self, mut turn: usize, now: Millis, out: &mut Vec<Output>) {
+        self.turn_deadline = None;
         while turn < self.total_turns() {
             let (speaker, round) = (self.speaker(turn), self.round(turn));
             if !self.is_active(speaker) {
                 turn += 1;
-            } else if !self.is_connected(speaker) {
-                let reason = SkipReason::Disconnected;
-                out.push(Output::Broadcast(Event::TurnSkipped {
-                    user_id: speaker,
-                    round,
-                    reason,
-                }));
-                turn += 1;
-            } else {
-                self.stage = Stage::Hints { turn };
-                let at = now.plus_secs(self.settings.hint_secs);
-                out.push(Output::Broadcast(Event::TurnStarted {
-                    speaker,
-                    round,
-                    deadline: at,
-                }));
-                self.arm_phase_timer(now, self.settings.hint_secs, out);
-                return;
+                continue;
             }
+            self.stage = Stage::Hints { turn };
+            let at = now.plus_secs(self.settings.hint_secs);
+            out.push(Output::Broadcast(Event::TurnStarted {
+                speaker,
+                round,
+                deadline: at,
+            }));
+            self.turn_deadline = Some(at);
+            if self.is_connected(speaker) {
+                self.arm_phase_timer_at(at, out);
+            } else {
+                self.start_turn_grace(now, out);
+            }
+            return;
         }
         self.begin_discussion(now, out);
     }

@@ -66,10 +66,12 @@ impl Game {
         if !matches!(self.stage, Stage::Vote { .. }) {
             return;
         }
+        // Voters who are here, or who are away only because the game was resumed by a new
+        // process (they are expected back within their grace).
         let connected: Vec<UserId> = self
             .active_ids()
             .into_iter()
-            .filter(|&p| self.is_connected(p))
+            .filter(|&p| self.is_connected(p) || self.is_resumed(p))
             .collect();
         let all_voted = connected
             .iter()

@@ -115,6 +115,7 @@ fn random_settings(rng: &mut SmallRng) -> GameSettings {
         defense_secs: secs(true),
         guess_secs: secs(false),
         grace_secs: secs(false),
+        turn_grace_secs: secs(true),
         deal_secs: secs(true),
         hint_rounds: rng.random_range(0..=3),
         mode: if rng.random_bool(0.5) {
