@@ -67,7 +67,7 @@ impl Game {
             user_id: player,
         }));
         match self.stage {
-            Stage::Hints { turn } if self.speaker(turn) == player => self.end_turn_grace(out),
+            Stage::Hints { turn } if self.speaker(turn) == player => self.end_turn_grace(now, out),
             Stage::Vote { .. } => self.close_vote_if_complete(now, out),
             _ => {}
         }

@@ -66,13 +66,13 @@ impl Game {
             return;
         };
         let at = deadline.min(now.plus_secs(self.settings.turn_grace_secs));
-        self.arm_phase_timer_at(at, out);
+        self.arm_phase_timer_at(at.max(now), out);
     }
 
     /// The speaker is back during his turn: the turn runs to its own deadline again.
-    pub(super) fn end_turn_grace(&mut self, out: &mut Vec<Output>) {
+    pub(super) fn end_turn_grace(&mut self, now: Millis, out: &mut Vec<Output>) {
         if let Some(deadline) = self.turn_deadline {
-            self.arm_phase_timer_at(deadline, out);
+            self.arm_phase_timer_at(deadline.max(now), out);
         }
     }
 
