@@ -27,7 +27,7 @@ pub use game::{
     VoteRecord,
 };
 pub use scoring::{Level, Role, Side, exp_for};
-pub use settings::{GameSettings, Language, Mode, TiePolicy};
+pub use settings::{DEFAULT_TURN_GRACE_SECS, GameSettings, Language, Mode, TiePolicy};
 pub use topics::{Catalog, Topic, TopicError, Word};
 
 /// A member's id.

@@ -22,7 +22,25 @@ pub enum Role {
     Liar,
 }
 
+impl Side {
+    /// The wire name: `"liar"` or `"citizens"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Liar => "liar",
+            Side::Citizens => "citizens",
+        }
+    }
+}
+
 impl Role {
+    /// The wire name: `"citizen"` or `"liar"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Citizen => "citizen",
+            Role::Liar => "liar",
+        }
+    }
+
     /// The side this role plays on.
     pub fn side(self) -> Side {
         match self {

@@ -39,6 +39,16 @@ pub enum Language {
     En,
 }
 
+impl Mode {
+    /// The wire name: `"classic"` or `"fool"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Classic => "classic",
+            Mode::Fool => "fool",
+        }
+    }
+}
+
 impl Language {
     /// The other language (guesses are accepted in both).
     pub fn other(self) -> Language {

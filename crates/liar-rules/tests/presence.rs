@@ -226,10 +226,18 @@ fn a_resumed_game_waits_for_everyone_silently_and_keeps_its_deadlines() {
     let mut graces = graces;
     graces.sort();
     assert_eq!(graces, expected, "every player: a fresh grace");
-    assert_eq!(h.phase_timer().1, vote_deadline, "the vote keeps its deadline");
+    assert_eq!(
+        h.phase_timer().1,
+        vote_deadline,
+        "the vote keeps its deadline"
+    );
     h.handle(Input::Reconnected(order[0])).unwrap();
     let outs = h.vote(order[0], order[1]).unwrap();
-    assert_eq!(h.game.phase(), Phase::Vote, "one vote of four does not close it: {outs:?}");
+    assert_eq!(
+        h.game.phase(),
+        Phase::Vote,
+        "one vote of four does not close it: {outs:?}"
+    );
     for &p in &order[1..] {
         h.handle(Input::Reconnected(p)).unwrap();
         h.vote(p, order[0]).unwrap();
@@ -246,6 +254,10 @@ fn a_resumed_speaker_keeps_his_turn_for_the_turn_grace() {
     h.handle(Input::Resumed).unwrap();
     assert_eq!(h.phase_timer().1, h.now.plus_secs(10));
     h.handle(Input::Reconnected(order[0])).unwrap();
-    assert_eq!(h.phase_timer().1, T0.plus_secs(5 + 30), "back: the turn's own deadline");
+    assert_eq!(
+        h.phase_timer().1,
+        T0.plus_secs(5 + 30),
+        "back: the turn's own deadline"
+    );
     assert!(h.hint(order[0], "mane").is_ok());
 }

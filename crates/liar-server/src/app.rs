@@ -14,12 +14,14 @@ use crate::auth::tokens::random_token;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::ratelimit::{MemoryRateLimiter, RateLimiter};
-use crate::room::{Rooms, RoomsConfig};
+use crate::room::{RoomRules, Rooms, RoomsConfig};
 use crate::store::{self, Store};
 use crate::topics::Topics;
 
 /// Settings key of the generated JWT secret.
 const JWT_SECRET_KEY: &str = "jwt_secret";
+/// After telling sockets to go, how long to let their close frames out before exiting.
+const SOCKET_CLOSE_PAUSE: Duration = Duration::from_millis(200);
 /// How often expired sessions are deleted and rate-limit keys swept.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -115,12 +117,20 @@ impl Application {
             hasher: auth.hasher().clone(),
             topics: topics.clone(),
             results: store.clone(),
-            grace: Duration::from_secs(config.reconnect_grace_secs),
-            deal_secs: config.deal_secs,
-            result_display: Duration::from_secs(config.result_display_secs),
-            chat_limit: config.chat_per_member,
+            store: store.clone(),
+            rules: RoomRules {
+                grace_secs: secs(config.reconnect_grace_secs),
+                deal_secs: config.deal_secs,
+                turn_grace_secs: config.turn_grace_secs,
+                result_display_secs: secs(config.result_display_secs),
+                chat_limit: config.chat_per_member,
+            },
         });
         metrics_handle();
+        let restored = rooms.restore().await?;
+        if restored > 0 {
+            tracing::info!(rooms = restored, "saved rooms resumed");
+        }
         let listener = TcpListener::bind(config.bind).await?;
         let state = AppState {
             inner: Arc::new(StateInner {
@@ -149,8 +159,10 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
-    /// (bounded by `shutdown_grace_secs`) and closes the database.
+    /// Serves until `shutdown` completes, then (SPEC §6.3) stops accepting, stops the rooms (their
+    /// last saves finish; they stay saved for the next start), tells every socket
+    /// `server.shutdown` and closes it, lets in-flight requests and result writes finish (all
+    /// bounded by `shutdown_grace_secs`) and closes the database last.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -164,14 +176,21 @@ impl Application {
         let grace = Duration::from_secs(state.config().shutdown_grace_secs);
         let app = crate::http::router(state.clone());
         let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+        let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
+        let rooms = state.rooms().clone();
+        let hub = state.hub().clone();
+        let reconnect_after = state.config().shutdown_reconnect_after_ms;
         let serve = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             shutdown.await;
-            tracing::info!("shutdown requested; draining");
+            tracing::info!("shutdown requested; saving rooms and closing sockets");
             let _ = stopped_tx.send(());
+            rooms.shutdown(grace).await;
+            hub.begin_shutdown(reconnect_after);
+            let _ = drained_tx.send(());
         });
         let server = tokio::spawn(async move { serve.await });
         tokio::pin!(server);
@@ -183,11 +202,19 @@ impl Application {
                 Ok(Ok(()))
             }
         };
+        // Sockets were told; give their writers a moment to send the close frames.
+        if drained_rx.await.is_ok() {
+            tokio::time::sleep(SOCKET_CLOSE_PAUSE).await;
+        }
         housekeeping.abort();
         state.store().close().await;
         result??;
         Ok(())
     }
+}
+
+fn secs(value: u64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
 }
 
 async fn housekeeping(state: AppState, limiter: Arc<MemoryRateLimiter>) {

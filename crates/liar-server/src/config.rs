@@ -88,12 +88,16 @@ pub struct Config {
     pub reconnect_grace_secs: u64,
     /// Seconds players look at their cards before the first hint.
     pub deal_secs: u32,
+    /// Seconds a speaker whose connection dropped keeps his hint turn (SPEC §3 step 2: 10 s).
+    pub turn_grace_secs: u32,
     /// Seconds the result stays up before the room waits again (SPEC §3: 10 s).
     pub result_display_secs: u64,
     /// `json` for JSON logs, anything else for human-readable.
     pub log_format: String,
     /// Seconds to let in-flight requests finish after a shutdown signal.
     pub shutdown_grace_secs: u64,
+    /// `reconnectAfterMs` of `server.shutdown`: when clients should try to reconnect.
+    pub shutdown_reconnect_after_ms: u64,
 }
 
 impl Default for Config {
@@ -136,9 +140,11 @@ impl Default for Config {
             ws_heartbeat_ms: 10_000,
             reconnect_grace_secs: 60,
             deal_secs: 5,
+            turn_grace_secs: liar_rules::DEFAULT_TURN_GRACE_SECS,
             result_display_secs: 10,
             log_format: "text".into(),
             shutdown_grace_secs: 10,
+            shutdown_reconnect_after_ms: 1_000,
         }
     }
 }

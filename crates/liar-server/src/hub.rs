@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::domain::UserId;
 
@@ -18,6 +18,8 @@ pub struct Hub {
     lobby: broadcast::Sender<Bytes>,
     users: Mutex<HashMap<UserId, broadcast::Sender<Bytes>>>,
     presence: Mutex<HashMap<UserId, usize>>,
+    /// Set when the server shuts down: how long clients should wait before reconnecting.
+    shutdown: watch::Sender<Option<u64>>,
 }
 
 impl Default for Hub {
@@ -26,6 +28,7 @@ impl Default for Hub {
             lobby: broadcast::channel(LOBBY_BUFFER).0,
             users: Mutex::new(HashMap::new()),
             presence: Mutex::new(HashMap::new()),
+            shutdown: watch::channel(None).0,
         }
     }
 }
@@ -39,6 +42,21 @@ pub enum PresenceChange {
 }
 
 impl Hub {
+    /// Tells every socket that the server is going away (SPEC §6.3): each sends
+    /// `server.shutdown {reconnectAfterMs}` and closes.
+    pub fn begin_shutdown(&self, reconnect_after_ms: u64) {
+        let _ = self.shutdown.send(Some(reconnect_after_ms));
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<Option<u64>> {
+        self.shutdown.subscribe()
+    }
+
+    /// Members with a private queue (bounded by open sockets; 0 when none is open).
+    pub fn queues(&self) -> usize {
+        self.users.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     pub fn publish_lobby(&self, event: Bytes) {
         let _ = self.lobby.send(event);
     }

@@ -1,13 +1,21 @@
-//! Rooms (SPEC §2): the wire types, the per-room actor that alone owns a room's state, and the
-//! registry (`Rooms`, ARCHITECTURE.md's `RoomRouter`) that finds a room's actor and keeps the
-//! member → room directory.
+//! Rooms (SPEC §2, §3 "Durable rooms"): the wire types; the room as a pure value (`state`,
+//! `lobby`, `play`, with typed events in `event`); the per-room actor that alone owns a live
+//! room, saves it after every transition and publishes only what is saved (`actor`, with the
+//! group-committing `saver`); and the registry (`Rooms`, ARCHITECTURE.md's `RoomRouter`) that
+//! finds a room's actor, keeps the member → room directory and restores saved rooms at start.
 
 mod actor;
+pub mod event;
+mod lobby;
+mod play;
 mod registry;
+mod saver;
 pub mod settings;
+pub mod state;
 
 pub use registry::{JoinOutcome, Rooms, RoomsConfig, Subscription};
 pub use settings::RoomSettings;
+pub use state::{Ctx, Input, Output, Reply, Room, RoomRules, RoomTimer, Step};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -63,8 +71,19 @@ pub struct RoomView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub game: Option<serde_json::Value>,
+    /// While the result is shown: the `game.ended` event as it was announced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
     /// Seat order, host first.
     pub members: Vec<MemberView>,
+    /// The last 50 chat messages (`chat` events without their envelope).
+    #[schema(value_type = Vec<Object>)]
+    pub chat: Vec<event::ChatLine>,
+    /// The room's latest event number.
+    pub seq: u64,
+    /// Bumped whenever another process took the room over (a restart, a failover).
+    pub epoch: i64,
 }
 
 /// One row of the room list and of lobby events.
@@ -122,6 +141,13 @@ pub enum RoomError {
     Rule(&'static str, String),
     #[error("internal error")]
     Internal,
+    /// The room could not save its state in time (the database is away); nothing was lost,
+    /// the command's effect goes out once it is saved.
+    #[error("the room's storage is not answering; try again")]
+    Unavailable,
+    /// The server is shutting down; reconnect to continue.
+    #[error("the server is restarting; reconnect in a moment")]
+    ShuttingDown,
 }
 
 impl RoomError {
@@ -141,6 +167,7 @@ impl RoomError {
             RoomError::NotReady => "NOT_READY",
             RoomError::Rule(code, _) => code,
             RoomError::Internal => "INTERNAL",
+            RoomError::Unavailable | RoomError::ShuttingDown => "UNAVAILABLE",
         }
     }
 
@@ -180,6 +207,7 @@ impl From<RoomError> for ApiError {
             RoomError::RateLimited => ApiError::RateLimited {
                 retry_after: std::time::Duration::from_secs(1),
             },
+            RoomError::Unavailable | RoomError::ShuttingDown => ApiError::Unavailable(detail),
             RoomError::Internal => ApiError::Status {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
                 code: "INTERNAL",

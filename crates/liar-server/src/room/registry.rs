@@ -1,26 +1,29 @@
 //! `Rooms`: finds a room's actor (ARCHITECTURE.md `RoomRouter`), keeps the member → room
-//! directory and the room list, and runs the flows that span two rooms (moving from one room to
-//! another) under a per-member lock, so one member is never seated in two rooms.
+//! directory and the room list, runs the flows that span two rooms (moving from one room to
+//! another) under a per-member lock, so one member is never seated in two rooms, restores every
+//! saved room at start and stops every room at shutdown.
 
 use bytes::Bytes;
 use rand::RngExt;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
-use super::actor::{Command, NewRoom, RoomActor};
+use super::actor::{Command, ReplyTx, RoomActor};
+use super::saver::Saver;
+use super::state::{Ctx, Input, NewRoom, Reply, Room, RoomRules};
 use super::{
     Person, RoomError, RoomFrame, RoomId, RoomSettings, RoomStatus, RoomSummary, RoomView,
 };
 use crate::auth::password::Hasher;
-use crate::config::WindowRule;
 use crate::domain::{Password, UserId};
 use crate::error::FieldError;
 use crate::hub::Hub;
-use crate::store::ResultStore;
+use crate::store::{ResultStore, RoomStore, StoreError};
 use crate::topics::Topics;
 
 /// Commands queued per room before senders wait.
@@ -32,6 +35,13 @@ const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
 const CODE_LEN: usize = 6;
 /// Room name length in characters (SPEC §2.1).
 const NAME_MAX_CHARS: usize = 30;
+/// A room command that gets no answer in this time answers `UNAVAILABLE` (its room is waiting
+/// for the database); the command itself is not lost.
+const ASK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Rooms in a `lobby.snapshot` (the newest public ones).
+const LOBBY_SNAPSHOT: usize = 50;
+/// Tries to find a free join code before giving up.
+const CODE_ATTEMPTS: usize = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinOutcome {
@@ -59,16 +69,92 @@ struct Entry {
     password_hash: Option<Arc<str>>,
 }
 
+/// The server's clock for rooms: wall-clock milliseconds that advance with tokio's time, so a
+/// room's deadlines and its timers agree (also under `tokio::time::pause()` in tests).
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    base_millis: i64,
+    base: tokio::time::Instant,
+}
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock {
+            base_millis: crate::auth::now_millis(),
+            base: tokio::time::Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> liar_rules::Millis {
+        let elapsed = i64::try_from(self.base.elapsed().as_millis()).unwrap_or(i64::MAX);
+        liar_rules::Millis(self.base_millis.saturating_add(elapsed))
+    }
+
+    /// When `at` is reached on tokio's clock (at once when it has passed).
+    pub fn instant_of(&self, at: liar_rules::Millis) -> tokio::time::Instant {
+        let ahead = u64::try_from(at.0.saturating_sub(self.base_millis)).unwrap_or(0);
+        self.base + Duration::from_millis(ahead)
+    }
+}
+
+/// Counts running tasks so shutdown can wait for them.
+#[derive(Default)]
+pub struct Tasks {
+    running: AtomicUsize,
+    idle: Notify,
+}
+
+impl Tasks {
+    pub fn spawn(self: &Arc<Self>, task: impl Future<Output = ()> + Send + 'static) {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let tasks = self.clone();
+        tokio::spawn(async move {
+            struct Done(Arc<Tasks>);
+            impl Drop for Done {
+                fn drop(&mut self) {
+                    if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+                        self.0.idle.notify_waiters();
+                    }
+                }
+            }
+            let _done = Done(tasks);
+            task.await;
+        });
+    }
+
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    /// Waits until no task runs; `false` when `limit` passed first.
+    pub async fn wait(&self, limit: Duration) -> bool {
+        let idle = async {
+            loop {
+                let notified = self.idle.notified();
+                if self.running() == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(limit, idle).await.is_ok()
+    }
+}
+
 pub struct Shared {
     dir: Mutex<Directory>,
     pub hub: Arc<Hub>,
-    pub grace: Duration,
-    pub deal_secs: u32,
-    pub result_display: Duration,
-    pub chat_limit: WindowRule,
     /// The live catalog: settings are checked and games dealt against its current snapshot.
     pub topics: Topics,
     pub results: Arc<dyn ResultStore>,
+    pub rules: RoomRules,
+    pub clock: Clock,
+    pub saver: Saver,
+    /// Result writes in flight (shutdown waits for them before the store closes).
+    pub tasks: Arc<Tasks>,
+    /// Room actors running.
+    actors: Arc<Tasks>,
+    stopping: watch::Sender<bool>,
 }
 
 /// What rooms need from the rest of the server.
@@ -77,19 +163,17 @@ pub struct RoomsConfig {
     pub hasher: Hasher,
     pub topics: Topics,
     pub results: Arc<dyn ResultStore>,
-    /// Reconnect grace (SPEC §2.3, §3).
-    pub grace: Duration,
-    /// Time to read the card before the first hint.
-    pub deal_secs: u32,
-    /// Time the result stays up before the room waits again (SPEC §3: 10 s).
-    pub result_display: Duration,
-    /// Chat messages per member (SPEC §4: 5 per 5 s).
-    pub chat_limit: WindowRule,
+    pub store: Arc<dyn RoomStore>,
+    pub rules: RoomRules,
 }
 
 impl Shared {
     fn dir(&self) -> std::sync::MutexGuard<'_, Directory> {
         self.dir.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stopping.subscribe()
     }
 
     pub fn set_member(&self, user: UserId, room: RoomId) {
@@ -117,7 +201,8 @@ impl Shared {
         }
     }
 
-    pub fn remove_room(&self, room: RoomId, public: bool) {
+    /// Forgets a room whose actor stopped; `announce` tells the lobby it is gone.
+    pub fn remove_room(&self, room: RoomId, announce: bool, _closed: bool) {
         {
             let mut dir = self.dir();
             dir.rooms.remove(&room);
@@ -126,7 +211,7 @@ impl Shared {
             dir.members.retain(|_, id| *id != room);
         }
         metrics::gauge!("liar_rooms").decrement(1.0);
-        if public {
+        if announce {
             self.hub
                 .publish_lobby(to_bytes(&json!({"type": "room.removed", "roomId": room})));
         }
@@ -140,33 +225,110 @@ fn to_bytes(v: &Value) -> Bytes {
 #[derive(Clone)]
 pub struct Rooms {
     shared: Arc<Shared>,
-    next_id: Arc<AtomicI64>,
+    store: Arc<dyn RoomStore>,
     locks: Arc<Vec<tokio::sync::Mutex<()>>>,
     hasher: Hasher,
 }
 
 impl Rooms {
     pub fn new(config: RoomsConfig) -> Rooms {
-        let hasher = config.hasher;
+        let (saver, _task) = Saver::start(config.store.clone());
         Rooms {
             shared: Arc::new(Shared {
                 dir: Mutex::new(Directory::default()),
                 hub: config.hub,
-                grace: config.grace,
-                deal_secs: config.deal_secs,
-                result_display: config.result_display,
-                chat_limit: config.chat_limit,
                 topics: config.topics,
                 results: config.results,
+                rules: config.rules,
+                clock: Clock::system(),
+                saver,
+                tasks: Arc::default(),
+                actors: Arc::default(),
+                stopping: watch::channel(false).0,
             }),
-            next_id: Arc::new(AtomicI64::new(1)),
+            store: config.store,
             locks: Arc::new(
                 (0..MEMBER_LOCKS)
                     .map(|_| tokio::sync::Mutex::new(()))
                     .collect(),
             ),
-            hasher,
+            hasher: config.hasher,
         }
+    }
+
+    /// Loads every saved room and resumes it (SPEC §3 "Durable rooms"): same members, settings
+    /// and game; deadlines as they were (a passed one fires at once); every member gets a fresh
+    /// reconnect grace. A room that cannot be read is logged and closed. Returns how many rooms
+    /// were resumed.
+    pub async fn restore(&self) -> Result<usize, StoreError> {
+        let saved = self.store.take_over_rooms().await?;
+        let mut resumed = 0;
+        for s in saved {
+            match Room::from_saved(s.format, &s.state, s.epoch, s.events) {
+                Ok(room) if !room.is_closed() => {
+                    self.spawn(room, Vec::new(), true);
+                    resumed += 1;
+                }
+                Ok(_) => {
+                    self.forget_unreadable(s.id, s.epoch, &s.state, "closed")
+                        .await
+                }
+                Err(e) => {
+                    tracing::error!(room = s.id, error = %e, "a saved room cannot be read; it is closed");
+                    self.forget_unreadable(s.id, s.epoch, &s.state, &e).await;
+                }
+            }
+        }
+        metrics::counter!("liar_rooms_restored_total").increment(resumed as u64);
+        Ok(resumed)
+    }
+
+    /// Deletes a saved room that cannot be resumed and tells its members, as far as they can
+    /// be read, that it is closed.
+    async fn forget_unreadable(&self, id: RoomId, epoch: i64, state: &str, why: &str) {
+        let delete = crate::store::RoomWrite {
+            id,
+            epoch,
+            seq: 0,
+            format: super::state::ROOM_FORMAT,
+            state: None,
+            events: Vec::new(),
+            prune_through: None,
+            saved_at: self.shared.clock.now().0,
+        };
+        if let Err(e) = self.store.save_rooms(&[delete]).await {
+            tracing::error!(room = id, error = %e, "could not delete an unreadable room");
+        }
+        let body = json!({"type": "room.closed", "roomId": id, "reason": "unreadable"});
+        for user in Room::members_of_unreadable(state) {
+            self.shared.hub.send_to_user(user, to_bytes(&body));
+        }
+        tracing::warn!(room = id, why, "saved room closed");
+    }
+
+    /// Stops every room: queued commands are refused, pending saves finish and their events go
+    /// out; result writes in flight get until `limit`. The rooms stay saved for the next start.
+    pub async fn shutdown(&self, limit: Duration) {
+        let _ = self.shared.stopping.send(true);
+        let deadline = tokio::time::Instant::now() + limit;
+        if !self.shared.actors.wait(limit).await {
+            tracing::warn!(
+                rooms = self.shared.actors.running(),
+                "rooms still stopping at the deadline"
+            );
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if !self.shared.tasks.wait(left).await {
+            tracing::warn!(
+                writes = self.shared.tasks.running(),
+                "result writes still running at the deadline; they resume at the next start"
+            );
+        }
+    }
+
+    /// Whether the last room save went through (for `/readyz`).
+    pub fn saving(&self) -> bool {
+        self.shared.saver.healthy()
     }
 
     fn lock_for(&self, user: UserId) -> &tokio::sync::Mutex<()> {
@@ -196,7 +358,7 @@ impl Rooms {
     async fn ask<T>(
         &self,
         room: RoomId,
-        make: impl FnOnce(oneshot::Sender<Result<T, RoomError>>) -> Command,
+        make: impl FnOnce(ReplyTx<T>) -> Command,
     ) -> Result<T, RoomError> {
         let inbox = self
             .shared
@@ -211,7 +373,31 @@ impl Rooms {
             .await
             .map_err(|_| RoomError::NotFound)?;
         // A dropped reply means the room ended (or its handler panicked) meanwhile.
-        rx.await.map_err(|_| RoomError::NotFound)?
+        match tokio::time::timeout(ASK_TIMEOUT, rx).await {
+            Ok(reply) => reply.map_err(|_| RoomError::NotFound)?,
+            Err(_) => Err(RoomError::Unavailable),
+        }
+    }
+
+    /// Sends an input to a room and waits for the answer.
+    async fn step(&self, room: RoomId, input: Input) -> Result<Reply, RoomError> {
+        self.ask(room, |reply| Command::Step {
+            input,
+            reply: Some(reply),
+        })
+        .await
+    }
+
+    async fn step_done(&self, room: RoomId, input: Input) -> Result<(), RoomError> {
+        self.step(room, input).await.map(|_| ())
+    }
+
+    /// Sends an input to a room without waiting.
+    async fn tell(&self, room: RoomId, command: Command) {
+        let inbox = self.shared.dir().rooms.get(&room).map(|e| e.inbox.clone());
+        if let Some(inbox) = inbox {
+            let _ = inbox.send(command).await;
+        }
     }
 
     /// Creates a room with `host` seated, after he leaves his previous room.
@@ -241,64 +427,84 @@ impl Rooms {
             return Err(RoomError::Validation(errors));
         }
         let password_hash = match password.flatten() {
-            Some(p) => Some(Arc::from(
-                self.hasher.hash(p).await.map_err(|_| RoomError::Internal)?,
-            )),
+            Some(p) => Some(self.hasher.hash(p).await.map_err(|_| RoomError::Internal)?),
             None => None,
         };
         let _guard = self.lock_for(host.id).lock().await;
         self.leave_current(host.id, None).await?;
-        Ok(self.spawn(host, name, password_hash, settings))
+        let (id, code) = self.reserve().await?;
+        let new = NewRoom {
+            id,
+            code: code.clone(),
+            name,
+            password_hash,
+            host,
+            settings,
+        };
+        let online = self.shared.hub.is_online(new.host.id);
+        let catalog = self.shared.topics.snapshot();
+        let mut rng = liar_rules::rand::rng();
+        let mut seed_rng =
+            <liar_rules::rand::rngs::StdRng as liar_rules::rand::SeedableRng>::from_rng(&mut rng);
+        let mut ctx = Ctx {
+            now: self.shared.clock.now(),
+            rng: &mut seed_rng,
+            topics: &catalog,
+            rules: &self.shared.rules,
+        };
+        let (room, first) = Room::new(new, online, &mut ctx);
+        self.spawn(room, first, false);
+        Ok((id, code))
     }
 
-    fn spawn(
-        &self,
-        host: Person,
-        name: String,
-        password_hash: Option<Arc<str>>,
-        settings: RoomSettings,
-    ) -> (RoomId, String) {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(INBOX);
-        let private = password_hash.is_some();
-        let mut dir = self.shared.dir();
-        let code = loop {
+    /// A new room id with a join code no saved room has.
+    async fn reserve(&self) -> Result<(RoomId, String), RoomError> {
+        for _ in 0..CODE_ATTEMPTS {
             let code = random_code();
-            if !dir.codes.contains_key(&code) {
-                break code;
+            match self
+                .store
+                .create_room(&code, self.shared.clock.now().0)
+                .await
+            {
+                Ok(Some(id)) => return Ok((id, code)),
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not reserve a room");
+                    return Err(RoomError::Unavailable);
+                }
             }
-        };
-        dir.codes.insert(code.clone(), id);
-        dir.rooms.insert(
-            id,
-            Entry {
-                inbox: tx.clone(),
-                password_hash,
-            },
-        );
-        drop(dir);
-        let actor = RoomActor::new(
-            NewRoom {
+        }
+        Err(RoomError::Internal)
+    }
+
+    /// Registers a room and starts its actor; `first` are its creation's outputs.
+    fn spawn(&self, room: Room, first: Vec<super::state::Output>, resumed: bool) {
+        let id = room.id();
+        let (tx, rx) = mpsc::channel(INBOX);
+        let summary = room.summary();
+        {
+            let mut dir = self.shared.dir();
+            dir.codes.insert(room.code().to_owned(), id);
+            dir.rooms.insert(
                 id,
-                code: code.clone(),
-                name,
-                private,
-                host,
-                settings,
-            },
-            self.shared.clone(),
-            tx.downgrade(),
-        );
-        let summary = actor.summary();
-        self.shared.dir().list.insert(id, summary.clone());
+                Entry {
+                    inbox: tx.clone(),
+                    password_hash: room.password_hash().map(Arc::from),
+                },
+            );
+            for member in room.member_ids() {
+                dir.members.insert(member, id);
+            }
+            dir.list.insert(id, summary.clone());
+        }
         metrics::gauge!("liar_rooms").increment(1.0);
-        if !private {
+        if !summary.private && !resumed {
             self.shared
                 .hub
                 .publish_lobby(to_bytes(&json!({"type": "room.created", "room": summary})));
         }
-        tokio::spawn(actor.run(rx));
-        (id, code)
+        let actor = RoomActor::new(room, self.shared.clone(), tx.downgrade());
+        self.shared.actors.spawn(actor.run(rx, first, resumed));
     }
 
     /// Leaves the member's current room (other than `except`); refuses while he plays a game.
@@ -309,11 +515,8 @@ impl Rooms {
         if Some(current) == except {
             return Ok(());
         }
-        match self
-            .ask(current, |reply| Command::Move { user, reply })
-            .await
-        {
-            Ok(()) | Err(RoomError::NotFound) | Err(RoomError::NotAMember) => Ok(()),
+        match self.step(current, Input::Move(user)).await {
+            Ok(_) | Err(RoomError::NotFound) | Err(RoomError::NotAMember) => Ok(()),
             Err(e) => Err(e),
         }
     }
@@ -347,17 +550,19 @@ impl Rooms {
             }
         }
         self.leave_current(who.id, Some(room)).await?;
-        self.ask(room, |reply| Command::Join { who, reply }).await
+        match self.step(room, Input::Join(who)).await? {
+            Reply::AlreadyMember => Ok(JoinOutcome::AlreadyMember),
+            _ => Ok(JoinOutcome::Joined),
+        }
     }
 
     pub async fn leave(&self, user: UserId, room: RoomId) -> Result<(), RoomError> {
         let _guard = self.lock_for(user).lock().await;
-        self.ask(room, |reply| Command::Leave { user, reply }).await
+        self.step_done(room, Input::Leave(user)).await
     }
 
     pub async fn ready(&self, user: UserId, room: RoomId, ready: bool) -> Result<(), RoomError> {
-        self.ask(room, |reply| Command::Ready { user, ready, reply })
-            .await
+        self.step_done(room, Input::Ready { user, ready }).await
     }
 
     pub async fn settings(
@@ -366,31 +571,23 @@ impl Rooms {
         room: RoomId,
         patch: Value,
     ) -> Result<(), RoomError> {
-        self.ask(room, |reply| Command::Settings { user, patch, reply })
-            .await
+        self.step_done(room, Input::Settings { user, patch }).await
     }
 
     pub async fn kick(&self, user: UserId, room: RoomId, target: UserId) -> Result<(), RoomError> {
-        self.ask(room, |reply| Command::Kick {
-            user,
-            target,
-            reply,
-        })
-        .await
+        self.step_done(room, Input::Kick { user, target }).await
     }
 
     pub async fn chat(&self, user: UserId, room: RoomId, text: String) -> Result<(), RoomError> {
-        self.ask(room, |reply| Command::Chat { user, text, reply })
-            .await
+        self.step_done(room, Input::Chat { user, text }).await
     }
 
     pub async fn delete(&self, user: UserId, room: RoomId) -> Result<(), RoomError> {
-        self.ask(room, |reply| Command::Delete { user, reply })
-            .await
+        self.step_done(room, Input::Delete(user)).await
     }
 
     pub async fn start(&self, user: UserId, room: RoomId) -> Result<(), RoomError> {
-        self.ask(room, |reply| Command::Start { user, reply }).await
+        self.step_done(room, Input::Start(user)).await
     }
 
     pub async fn play(
@@ -399,12 +596,7 @@ impl Rooms {
         room: RoomId,
         command: liar_rules::Command,
     ) -> Result<(), RoomError> {
-        self.ask(room, |reply| Command::Play {
-            user,
-            command,
-            reply,
-        })
-        .await
+        self.step_done(room, Input::Play { user, command }).await
     }
 
     /// Asks the member's room to re-send his private game state (after he resubscribed).
@@ -412,10 +604,24 @@ impl Rooms {
         let Some(room) = self.room_of(user) else {
             return;
         };
-        let inbox = self.shared.dir().rooms.get(&room).map(|e| e.inbox.clone());
-        if let Some(inbox) = inbox {
-            let _ = inbox.send(Command::Resync { user }).await;
-        }
+        self.tell(room, Command::Resync { user }).await;
+    }
+
+    /// The member's room as a `room.snapshot` (for a private queue that fell behind).
+    pub async fn snapshot_of(&self, user: UserId) -> Option<Bytes> {
+        let room = self.room_of(user)?;
+        let view = self.view(room).await.ok()?;
+        let body = json!({
+            "type": "room.snapshot", "seq": view.seq, "epoch": view.epoch,
+            "roomId": view.room_id, "room": view,
+        });
+        Some(to_bytes(&body))
+    }
+
+    /// The public room list as one `lobby.snapshot` (for a lobby subscriber that fell behind).
+    pub fn lobby_snapshot(&self) -> Bytes {
+        let (items, _) = self.list(None, None, None, LOBBY_SNAPSHOT);
+        to_bytes(&json!({"type": "lobby.snapshot", "items": items}))
     }
 
     pub async fn view(&self, room: RoomId) -> Result<RoomView, RoomError> {
@@ -437,10 +643,8 @@ impl Rooms {
         let Some(room) = self.room_of(user) else {
             return;
         };
-        let inbox = self.shared.dir().rooms.get(&room).map(|e| e.inbox.clone());
-        if let Some(inbox) = inbox {
-            let _ = inbox.send(Command::Presence { user, online }).await;
-        }
+        let input = Input::Presence { user, online };
+        self.tell(room, Command::Step { input, reply: None }).await;
     }
 
     /// One page of public rooms, newest first. `cursor` is the last room id of the previous page.

@@ -7,21 +7,8 @@ use utoipa::ToSchema;
 
 use crate::error::FieldError;
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// The liar knows he is the liar and sees only the topic.
-    Classic,
-    /// The liar is told he is a citizen and gets another word of the same topic.
-    Fool,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum TiePolicy {
-    LiarWins,
-    Revote,
-}
+/// The game's enums exist once, in the rules; the room settings use them as they are.
+pub use liar_rules::{Language, Mode, TiePolicy};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -32,19 +19,14 @@ pub enum OnHostLeave {
     Migrate,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Language {
-    Ko,
-    En,
-}
-
 /// Every setting of a room, with the defaults of SPEC §2.2.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct RoomSettings {
     /// 3–15, counting the host.
     pub max_players: u32,
+    /// `classic` or `fool`.
+    #[schema(value_type = String, pattern = "^(classic|fool)$")]
     pub mode: Mode,
     /// 1–3 full rotations of hints.
     pub hint_rounds: u32,
@@ -58,10 +40,14 @@ pub struct RoomSettings {
     pub defense_seconds: u32,
     /// 10–120.
     pub guess_seconds: u32,
+    /// `liar_wins` or `revote`.
+    #[schema(value_type = String, pattern = "^(liar_wins|revote)$")]
     pub tie_policy: TiePolicy,
     pub on_host_leave: OnHostLeave,
     /// A topic id from `GET /api/topics`, or `random`.
     pub topic_id: String,
+    /// `ko` or `en`.
+    #[schema(value_type = String, pattern = "^(ko|en)$")]
     pub language: Language,
 }
 

@@ -39,7 +39,13 @@ enum Out {
     Frame(Bytes),
     HeartBeat(Duration),
     Close,
+    /// Close with a WebSocket close code and reason.
+    CloseWith(u16, &'static str),
 }
+
+/// WebSocket close code "Service Restart" (RFC 6455 §7.4.1, IANA registry): the server is
+/// restarting; reconnect.
+const CLOSE_RESTART: u16 = 1012;
 
 /// What the reader loop does after a frame.
 enum Flow {
@@ -88,6 +94,11 @@ async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Recei
             msg = rx.recv() => match msg {
                 Some(Out::Frame(bytes)) => sink.send(to_message(bytes)).await,
                 Some(Out::HeartBeat(d)) => { beat = Some(d); Ok(()) }
+                Some(Out::CloseWith(code, reason)) => {
+                    let frame = axum::extract::ws::CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break
+                }
                 Some(Out::Close) | None => { let _ = sink.send(Message::Close(None)).await; break }
             },
             _ = idle => sink.send(Message::Text(Utf8Bytes::from_static("\n"))).await,
@@ -243,6 +254,11 @@ impl Conn {
         revocations: &mut broadcast::Receiver<Revocation>,
     ) {
         let mut last_seen = Instant::now();
+        let mut shutdown = self.state.hub().shutdown_signal();
+        let already = *shutdown.borrow_and_update();
+        if let Some(after) = already {
+            return self.server_shutdown(after).await;
+        }
         loop {
             let silent = async {
                 match self.incoming {
@@ -273,6 +289,12 @@ impl Conn {
                 rev = revocations.recv() => {
                     if let Some(reason) = self.revoked(rev).await {
                         return self.kick(reason).await;
+                    }
+                }
+                _ = shutdown.changed() => {
+                    let after = *shutdown.borrow();
+                    if let Some(after) = after {
+                        return self.server_shutdown(after).await;
                     }
                 }
                 _ = silent => return,
@@ -317,6 +339,22 @@ impl Conn {
         self.refuse(code, "session ended").await;
     }
 
+    /// The server is going away: `server.shutdown` on the member's queue, then a close with
+    /// code 1012 and a reason (SPEC §6.3), so clients reconnect instead of reporting an error.
+    async fn server_shutdown(&self, reconnect_after_ms: u64) {
+        if let Some(sub) = &self.events_sub {
+            let body = json!({"type": "server.shutdown", "reconnectAfterMs": reconnect_after_ms});
+            let _ = self
+                .out
+                .send(Out::Frame(self.message("/user/queue/events", sub, &body)))
+                .await;
+        }
+        let _ = self
+            .out
+            .send(Out::CloseWith(CLOSE_RESTART, "server restarting"))
+            .await;
+    }
+
     async fn refuse(&self, code: &str, message: &str) {
         let _ = self.out.send(Out::Frame(error_frame(code, message))).await;
     }
@@ -325,6 +363,8 @@ impl Conn {
         for (_, (_, task)) in self.subs.drain() {
             if let Some(task) = task {
                 task.abort();
+                // Wait for it to end, so its queue receiver is gone before the queue is released.
+                let _ = task.await;
             }
         }
         let hub = self.state.hub();
@@ -431,14 +471,23 @@ impl Conn {
             "/user/queue/events" => {
                 self.events_sub = Some(id.clone());
                 let rx = self.state.hub().user_events(self.user);
-                let task = tokio::spawn(forward_plain(self.forwarder(&dest, &id), rx));
+                let catchup = Catchup::Queue {
+                    rooms: self.state.rooms().clone(),
+                    user: self.user,
+                };
+                let task = tokio::spawn(forward_plain(self.forwarder(&dest, &id), rx, catchup));
                 // A reconnecting player gets his card again (SPEC §3).
                 self.state.rooms().resync(self.user).await;
                 Some(task)
             }
             "/topic/lobby" => {
                 let rx = self.state.hub().lobby();
-                Some(tokio::spawn(forward_plain(self.forwarder(&dest, &id), rx)))
+                let catchup = Catchup::Lobby(self.state.rooms().clone());
+                Some(tokio::spawn(forward_plain(
+                    self.forwarder(&dest, &id),
+                    rx,
+                    catchup,
+                )))
             }
             d => {
                 let room = room_topic(d)?;
@@ -688,7 +737,15 @@ impl Forwarder {
     }
 }
 
-async fn forward_plain(fwd: Forwarder, mut rx: broadcast::Receiver<Bytes>) {
+/// How a plain subscription catches up after it fell behind.
+enum Catchup {
+    /// A `lobby.snapshot` of the room list.
+    Lobby(Rooms),
+    /// The member's room as a `room.snapshot`, and his card.
+    Queue { rooms: Rooms, user: UserId },
+}
+
+async fn forward_plain(fwd: Forwarder, mut rx: broadcast::Receiver<Bytes>, catchup: Catchup) {
     loop {
         match rx.recv().await {
             Ok(body) => {
@@ -697,7 +754,24 @@ async fn forward_plain(fwd: Forwarder, mut rx: broadcast::Receiver<Bytes>) {
                 }
             }
             Err(broadcast::error::RecvError::Lagged(n)) => {
-                tracing::debug!(missed = n, dest = %fwd.dest, "subscriber lagged");
+                // Events were lost to this subscriber: never silently; send the state instead.
+                tracing::debug!(missed = n, dest = %fwd.dest, "subscriber lagged; resyncing");
+                metrics::counter!("liar_subscriber_resyncs_total").increment(1);
+                let sent = match &catchup {
+                    Catchup::Lobby(rooms) => fwd.send(&rooms.lobby_snapshot()).await,
+                    Catchup::Queue { rooms, user } => {
+                        let snapshot = rooms.snapshot_of(*user).await;
+                        let sent = match snapshot {
+                            Some(body) => fwd.send(&body).await,
+                            None => true,
+                        };
+                        rooms.resync(*user).await;
+                        sent
+                    }
+                };
+                if !sent {
+                    return;
+                }
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }

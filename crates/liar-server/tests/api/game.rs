@@ -26,6 +26,7 @@ fn quick() -> Value {
 
 fn fast(config: &mut liar_server::Config) {
     config.deal_secs = 0;
+    config.turn_grace_secs = 1;
     config.result_display_secs = 1;
 }
 
@@ -993,7 +994,7 @@ async fn a_player_who_drops_mid_hints_and_reconnects_gets_his_card_back_and_the_
             assert_eq!(e["userId"], gone, "{e}");
         }
 
-        // The first speaker hints; the dropped player's turn is skipped at once.
+        // The first speaker hints; the dropped player's turn is skipped after the turn grace.
         t.speak(observer, &first).await;
         let skipped = next_on(t.ws(observer), &topic, is("turn.skipped"), WAIT).await;
         assert_eq!(skipped["userId"], gone, "{skipped}");
