@@ -55,17 +55,29 @@ pub enum LobbyEvent {
     RoomWaiting { room: Box<RoomView> },
 }
 
-/// One chat message, as broadcast and as kept for the room screen.
+/// One chat message, as broadcast.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatLine {
-    /// The message's room `seq` (also in the envelope), so a kept line can be matched.
-    #[serde(default)]
-    pub seq: u64,
     pub user_id: UserId,
     pub username: String,
     pub text: String,
     pub at: Millis,
+}
+
+/// A chat message kept for the room screen: the `chat` event as it was published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptChat {
+    #[serde(rename = "type", default = "chat_type")]
+    pub kind: String,
+    pub seq: u64,
+    #[serde(flatten)]
+    pub line: ChatLine,
+}
+
+fn chat_type() -> String {
+    "chat".into()
 }
 
 /// `game.ended`: the rules' result as it is (every field, whatever the rules add), each player
@@ -202,7 +214,6 @@ mod tests {
     #[test]
     fn chat_lines_are_flat() {
         let v = wire(RoomEvent::Room(LobbyEvent::Chat(ChatLine {
-            seq: 7,
             user_id: 2,
             username: "bo".into(),
             text: "hi".into(),
@@ -211,5 +222,20 @@ mod tests {
         assert_eq!(v["type"], "chat");
         assert_eq!(v["text"], "hi");
         assert_eq!(v["at"], "1970-01-01T00:00:00.000Z");
+        let text = String::from_utf8(
+            encode(
+                &RoomEvent::Room(LobbyEvent::Chat(ChatLine {
+                    user_id: 2,
+                    username: "bo".into(),
+                    text: "hi".into(),
+                    at: Millis(0),
+                })),
+                7,
+                3,
+            )
+            .to_vec(),
+        )
+        .unwrap();
+        assert_eq!(text.matches("\"seq\"").count(), 1, "one seq: {text}");
     }
 }

@@ -166,7 +166,6 @@ impl Room {
         }
         self.count_chat(user, ctx)?;
         self.lobby_event(LobbyEvent::Chat(ChatLine {
-            seq: 0,
             user_id: user,
             username,
             text,

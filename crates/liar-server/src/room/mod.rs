@@ -79,7 +79,7 @@ pub struct RoomView {
     pub members: Vec<MemberView>,
     /// The last 50 chat messages (`chat` events without their envelope).
     #[schema(value_type = Vec<Object>)]
-    pub chat: Vec<event::ChatLine>,
+    pub chat: Vec<event::KeptChat>,
     /// The room's latest event number.
     pub seq: u64,
     /// Bumped whenever another process took the room over (a restart, a failover).

@@ -442,18 +442,23 @@ impl Rooms {
             settings,
         };
         let online = self.shared.hub.is_online(new.host.id);
-        let catalog = self.shared.topics.snapshot();
-        let mut rng = liar_rules::rand::rng();
-        let mut seed_rng =
-            <liar_rules::rand::rngs::StdRng as liar_rules::rand::SeedableRng>::from_rng(&mut rng);
-        let mut ctx = Ctx {
-            now: self.shared.clock.now(),
-            rng: &mut seed_rng,
-            topics: &catalog,
-            rules: &self.shared.rules,
+        let (room, first) = {
+            let catalog = self.shared.topics.snapshot();
+            let mut rng =
+                <liar_rules::rand::rngs::StdRng as liar_rules::rand::SeedableRng>::from_rng(
+                    &mut liar_rules::rand::rng(),
+                );
+            let mut ctx = Ctx {
+                now: self.shared.clock.now(),
+                rng: &mut rng,
+                topics: &catalog,
+                rules: &self.shared.rules,
+            };
+            Room::new(new, online, &mut ctx)
         };
-        let (room, first) = Room::new(new, online, &mut ctx);
         self.spawn(room, first, false);
+        // Answer only once the new room is saved: a created room survives a crash.
+        self.view(id).await?;
         Ok((id, code))
     }
 

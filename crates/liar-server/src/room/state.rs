@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
-use super::event::{self, ChatLine, LobbyEvent, RoomEvent};
+use super::event::{self, LobbyEvent, RoomEvent};
 use super::{
     MemberView, Person, RoomError, RoomId, RoomSettings, RoomStatus, RoomSummary, RoomView,
 };
@@ -198,7 +198,7 @@ pub struct Room {
     pub(super) seats: Vec<Seat>,
     pub(super) kicked: BTreeSet<UserId>,
     pub(super) seq: u64,
-    pub(super) chat: VecDeque<ChatLine>,
+    pub(super) chat: VecDeque<event::KeptChat>,
     pub(super) game: Option<Running>,
     pub(super) games: u64,
     pub(super) timers: Vec<(RoomTimer, Millis)>,
@@ -367,9 +367,11 @@ impl Room {
         self.seq += 1;
         let json = event::encode(&event, self.seq, self.id);
         if let RoomEvent::Room(LobbyEvent::Chat(line)) = &event {
-            let mut line = line.clone();
-            line.seq = self.seq;
-            self.chat.push_back(line);
+            self.chat.push_back(event::KeptChat {
+                kind: "chat".into(),
+                seq: self.seq,
+                line: line.clone(),
+            });
             if self.chat.len() > CHAT_KEPT {
                 self.chat.pop_front();
             }

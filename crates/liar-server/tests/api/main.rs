@@ -1,6 +1,7 @@
 //! Black-box tests: the real `liar` server on port 0, driven over real HTTP.
 
 mod auth;
+mod durable;
 mod errors;
 mod game;
 mod helpers;
@@ -11,6 +12,7 @@ mod process;
 mod realtime;
 mod results;
 mod rooms;
+mod server;
 mod sessions;
 mod tokens;
 mod topics;

@@ -7,6 +7,7 @@
 //! actor does when a game ends); the crash test plays real games with bots over STOMP.
 
 use crate::helpers::*;
+use crate::server::{Server, db_url};
 use bytes::BytesMut;
 use futures::{SinkExt, StreamExt};
 use liar_server::store::{self, FinishedGame, FinishedPlayer, HistoryQuery, Store};
@@ -16,8 +17,7 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -37,10 +37,6 @@ async fn store_of(app: &TestApp) -> Arc<dyn Store> {
     store::connect(&db_url(app.dir.path()), 4, Duration::from_secs(10))
         .await
         .expect("the store opens")
-}
-
-fn db_url(dir: &Path) -> String {
-    format!("sqlite://{}/liar.db", dir.display())
 }
 
 /// A finished game of `players` named `name`; `winner` is `liar`, `citizens` or `None`
@@ -651,90 +647,10 @@ async fn a_member_who_hides_his_results_leaves_the_leaderboard_and_his_profile_s
 
 // ---- A crash right after games end ----------------------------------------------------------
 
-const BIN: &str = env!("CARGO_BIN_EXE_liar");
 const EVENTS: &str = "/user/queue/events";
 const ERRORS: &str = "/user/queue/errors";
 
 /// The real `liar` binary on a free port; killed (SIGKILL) when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Server {
-    async fn start(dir: &Path, run: u32) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let log = dir.join(format!("server-{run}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let child = std::process::Command::new(BIN)
-            .arg("serve")
-            .env("LIAR_BIND", addr.to_string())
-            .env("LIAR_DATABASE_URL", db_url(dir))
-            .env("LIAR_JWT_SECRET", JWT_SECRET)
-            .env("LIAR_DEAL_SECS", "0")
-            .env("LIAR_RESULT_DISPLAY_SECS", "1")
-            .env("LIAR_LOGIN_PER_IP__LIMIT", "100000")
-            .env("LIAR_REGISTER_PER_IP__LIMIT", "100000")
-            .env("LIAR_PASSWORD_HASH__MEMORY_KIB", "256")
-            .env("LIAR_PASSWORD_HASH__ITERATIONS", "1")
-            .env("LIAR_PASSWORD_HASH__PARALLELISM", "1")
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("the liar binary starts");
-        let server = Server { child, addr, log };
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let up = client
-                .get(server.url("/healthz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if up {
-                return server;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server never answered: {}",
-                std::fs::read_to_string(&server.log).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    /// SIGKILL: no graceful shutdown, nothing flushed beyond what was committed.
-    fn kill(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "---- server log ----\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-        }
-    }
-}
-
 /// A member as the process knows him: id and access token.
 #[derive(Clone)]
 struct Account {

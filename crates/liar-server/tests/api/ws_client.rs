@@ -56,14 +56,20 @@ pub struct StompClient {
     pub user_id: Option<i64>,
     /// `session` of `CONNECTED`.
     pub session: Option<String>,
+    /// The server's close frame: code and reason (`None` before a close, or when the socket
+    /// ended without one).
+    pub close: Option<(u16, String)>,
 }
 
 impl StompClient {
     /// Opens the WebSocket (offering `v12.stomp`) and sends nothing.
     pub async fn open(app: &TestApp) -> StompClient {
-        let mut req = format!("ws://{}/ws", app.addr)
-            .into_client_request()
-            .unwrap();
+        Self::open_at(app.addr).await
+    }
+
+    /// Opens the WebSocket of the server at `addr`.
+    pub async fn open_at(addr: std::net::SocketAddr) -> StompClient {
+        let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
         req.headers_mut().insert(
             "sec-websocket-protocol",
             HeaderValue::from_static("v12.stomp"),
@@ -98,6 +104,7 @@ impl StompClient {
             heart_beats: 0,
             user_id: None,
             session: None,
+            close: None,
         }
     }
 
@@ -111,7 +118,25 @@ impl StompClient {
         app: &TestApp,
         headers: &[(&str, &str)],
     ) -> Result<StompClient, ErrorFrame> {
-        let mut c = Self::open(app).await;
+        Self::connect_at(app.addr, headers).await
+    }
+
+    /// Connects to the server at `addr` and subscribes to both private queues.
+    pub async fn member_at(addr: std::net::SocketAddr, access: &str) -> StompClient {
+        let auth = format!("Bearer {access}");
+        let mut c = Self::connect_at(addr, &[("Authorization", &auth)])
+            .await
+            .expect("CONNECTED");
+        c.subscribe(ERRORS, "errors").await.expect("errors queue");
+        c.subscribe(EVENTS, "events").await.expect("events queue");
+        c
+    }
+
+    async fn connect_at(
+        addr: std::net::SocketAddr,
+        headers: &[(&str, &str)],
+    ) -> Result<StompClient, ErrorFrame> {
+        let mut c = Self::open_at(addr).await;
         let mut f = Frame::new(Command::Connect)
             .header("accept-version", "1.2")
             .header("host", "liar")
@@ -405,7 +430,8 @@ impl StompClient {
         match msg {
             Message::Text(t) => self.buf.extend_from_slice(t.as_bytes()),
             Message::Binary(b) => self.buf.extend_from_slice(&b),
-            Message::Close(_) => {
+            Message::Close(frame) => {
+                self.close = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
                 self.closed = true;
                 return false;
             }
