@@ -65,6 +65,13 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
          liar_db_pool_connections{{state=\"max\"}} {}\n",
         pool.size, pool.idle, pool.max
     );
+    let _ = write!(
+        text,
+        "# HELP liar_user_queues Members with a private event queue on this node.\n\
+         # TYPE liar_user_queues gauge\n\
+         liar_user_queues {}\n",
+        state.hub().queues()
+    );
     (
         [(
             header::CONTENT_TYPE,

@@ -5,6 +5,7 @@
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use bytes::{Bytes, BytesMut};
+use futures::future::BoxFuture;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use liar_stomp::{Command as Stomp, Decoded, Decoder, Frame, Limits, encode_message};
@@ -471,10 +472,7 @@ impl Conn {
             "/user/queue/events" => {
                 self.events_sub = Some(id.clone());
                 let rx = self.state.hub().user_events(self.user);
-                let catchup = Catchup::Queue {
-                    rooms: self.state.rooms().clone(),
-                    user: self.user,
-                };
+                let catchup = queue_catchup(self.state.rooms().clone(), self.user);
                 let task = tokio::spawn(forward_plain(self.forwarder(&dest, &id), rx, catchup));
                 // A reconnecting player gets his card again (SPEC §3).
                 self.state.rooms().resync(self.user).await;
@@ -482,7 +480,7 @@ impl Conn {
             }
             "/topic/lobby" => {
                 let rx = self.state.hub().lobby();
-                let catchup = Catchup::Lobby(self.state.rooms().clone());
+                let catchup = lobby_catchup(self.state.rooms().clone());
                 Some(tokio::spawn(forward_plain(
                     self.forwarder(&dest, &id),
                     rx,
@@ -737,12 +735,26 @@ impl Forwarder {
     }
 }
 
-/// How a plain subscription catches up after it fell behind.
-enum Catchup {
-    /// A `lobby.snapshot` of the room list.
-    Lobby(Rooms),
-    /// The member's room as a `room.snapshot`, and his card.
-    Queue { rooms: Rooms, user: UserId },
+/// How a plain subscription catches up after it fell behind: the frames that replace what it
+/// missed (a `lobby.snapshot`; the member's `room.snapshot` and card).
+type Catchup = Box<dyn Fn() -> BoxFuture<'static, Vec<Bytes>> + Send + Sync>;
+
+fn lobby_catchup(rooms: Rooms) -> Catchup {
+    Box::new(move || {
+        let rooms = rooms.clone();
+        Box::pin(async move { vec![rooms.lobby_snapshot()] })
+    })
+}
+
+fn queue_catchup(rooms: Rooms, user: UserId) -> Catchup {
+    Box::new(move || {
+        let rooms = rooms.clone();
+        Box::pin(async move {
+            let snapshot = rooms.snapshot_of(user).await;
+            rooms.resync(user).await;
+            snapshot.into_iter().collect()
+        })
+    })
 }
 
 async fn forward_plain(fwd: Forwarder, mut rx: broadcast::Receiver<Bytes>, catchup: Catchup) {
@@ -757,20 +769,10 @@ async fn forward_plain(fwd: Forwarder, mut rx: broadcast::Receiver<Bytes>, catch
                 // Events were lost to this subscriber: never silently; send the state instead.
                 tracing::debug!(missed = n, dest = %fwd.dest, "subscriber lagged; resyncing");
                 metrics::counter!("liar_subscriber_resyncs_total").increment(1);
-                let sent = match &catchup {
-                    Catchup::Lobby(rooms) => fwd.send(&rooms.lobby_snapshot()).await,
-                    Catchup::Queue { rooms, user } => {
-                        let snapshot = rooms.snapshot_of(*user).await;
-                        let sent = match snapshot {
-                            Some(body) => fwd.send(&body).await,
-                            None => true,
-                        };
-                        rooms.resync(*user).await;
-                        sent
+                for body in catchup().await {
+                    if !fwd.send(&body).await {
+                        return;
                     }
-                };
-                if !sent {
-                    return;
                 }
             }
             Err(broadcast::error::RecvError::Closed) => return,
@@ -809,5 +811,36 @@ async fn forward_room(
             Ok(fresh) => sub = fresh,
             Err(_) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_plain_subscriber_that_falls_behind_gets_the_catch_up_not_a_silent_gap() {
+        let (tx, rx) = broadcast::channel(2);
+        for i in 0..5 {
+            tx.send(Bytes::from(format!("event-{i}"))).unwrap();
+        }
+        drop(tx);
+        let (out, mut frames) = mpsc::channel(16);
+        let fwd = Forwarder {
+            out,
+            dest: "/topic/lobby".into(),
+            sub: "s".into(),
+            ids: Arc::default(),
+        };
+        let catchup: Catchup =
+            Box::new(|| Box::pin(async { vec![Bytes::from_static(b"snapshot")] }));
+        forward_plain(fwd, rx, catchup).await;
+        let mut bodies = Vec::new();
+        while let Ok(Out::Frame(f)) = frames.try_recv() {
+            let text = String::from_utf8_lossy(&f).into_owned();
+            let body = text.split("\n\n").nth(1).unwrap_or_default();
+            bodies.push(body.trim_end_matches('\0').to_owned());
+        }
+        assert_eq!(bodies, ["snapshot", "event-3", "event-4"]);
     }
 }

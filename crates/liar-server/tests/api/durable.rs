@@ -711,3 +711,39 @@ async fn a_saved_room_that_cannot_be_read_is_closed_and_the_others_resume() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sigterm_as_a_game_ends_stores_its_result_before_the_database_closes() {
+    within(180, async {
+        let dir = tempfile::tempdir().unwrap();
+        let http = reqwest::Client::new();
+        let mut server = Server::start_with(dir.path(), 1, GAME_ENV).await;
+        let (room, mut players) = started_table(&http, &server, "se", 3, settings()).await;
+        let liar = liar_of(&players);
+        hint_all(room, &mut players).await;
+        vote(room, &mut players, &[0, 1, 2], liar).await;
+        let l = index_of(&players, liar);
+        players[l]
+            .until(room, |v| {
+                v["type"] == "phase.changed" && v["phase"] == "guess"
+            })
+            .await;
+        players[l]
+            .ws
+            .command(room, "guess", json!({"word": "not the word"}))
+            .await
+            .expect("guess");
+        let status = server.terminate(Duration::from_secs(12)).await;
+        assert!(status.expect("exits").success(), "{}", server.log());
+        let log = server.log();
+        assert!(!log.contains("storing a result failed"), "{log}");
+        assert!(!log.contains("not stored yet"), "{log}");
+        drop(server);
+        let server = Server::start_with(dir.path(), 2, GAME_ENV).await;
+        assert_eq!(stored_games(dir.path()).await, 1, "stored, once");
+        for p in &players {
+            assert_eq!(history(&http, &server, &p.access).await.len(), 1);
+        }
+    })
+    .await;
+}

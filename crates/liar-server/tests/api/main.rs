@@ -11,6 +11,7 @@ mod pool;
 mod process;
 mod realtime;
 mod results;
+mod room_defects;
 mod rooms;
 mod server;
 mod sessions;
