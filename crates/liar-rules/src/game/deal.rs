@@ -85,11 +85,13 @@ impl Game {
             seq: 0,
             phase_timer: None,
             hints: Vec::new(),
+            skips: Vec::new(),
             ballots: Vec::new(),
             tally: Vec::new(),
             accused: None,
             revealed: None,
             guess: None,
+            defense: None,
             end: None,
         }
     }
