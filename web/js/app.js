@@ -294,10 +294,13 @@ export function home(seat) {
 
 // ----- the current room -----
 
-/** The id of the room the member sits in; null when none; undefined when the server can't say. */
+/**
+ * The id of the room the member sits in; null when none (204, or the older 404 NOT_IN_ROOM);
+ * undefined when the server can't say.
+ */
 async function seatedRoom() {
   try {
-    return (await api.call('GET', '/api/rooms/current')).roomId;
+    return (await api.call('GET', '/api/rooms/current'))?.roomId ?? null;
   } catch (e) {
     if (e.code === 'NOT_IN_ROOM') return null;
     if (e.fatal) throw e;
