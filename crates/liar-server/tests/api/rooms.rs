@@ -672,6 +672,10 @@ async fn the_current_room_needs_a_token_and_does_not_shadow_room_ids_or_codes() 
         .unwrap();
     let op = &doc["paths"]["/api/rooms/current"]["get"];
     assert!(op.is_object(), "documented");
-    assert!(op["responses"]["404"].is_object());
+    assert!(
+        op["responses"]["204"].is_object(),
+        "no seat is documented as 204"
+    );
+    assert!(op["responses"]["404"].is_null(), "and not as an error");
     assert!(op["responses"]["401"].is_object());
 }
