@@ -67,7 +67,8 @@ if [ "$#" -eq 0 ]; then rm -rf e2e/artifacts; fi
 mkdir -p e2e/artifacts
 
 status=0
-LIAR_URL="$url" CHROMIUM="${CHROMIUM:-$(command -v chromium)}" \
+# LIAR_BIN and LIAR_DATABASE_URL let a test run `liar admin grant` against this server's database.
+LIAR_URL="$url" CHROMIUM="${CHROMIUM:-$(command -v chromium)}" LIAR_BIN="$bin" LIAR_DATABASE_URL="sqlite://$tmp/liar.db" \
   node --test --test-concurrency=1 "${@:-e2e/}" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- server log ---" >&2

@@ -140,7 +140,7 @@ function renderHeader() {
           link('/history', 'nav.history', 'nav-history'),
           link('/leaderboard', 'nav.leaderboard', 'nav-leaderboard'),
           link('/profile', 'nav.profile', 'nav-profile'),
-          app.me.isAdmin ? link('/admin/topics', 'nav.topics', 'nav-topics') : null,
+          app.me.admin ? link('/admin/topics', 'nav.topics', 'nav-topics') : null,
         )
       : null,
     h(
