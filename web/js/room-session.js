@@ -269,7 +269,8 @@ export class RoomSession extends EventTarget {
       if (game.vote) this.game.vote = game.vote;
       if (fresh) this.myVote = this.storedVote();
       if (game.end && !this.result) this.result = game.end.outcome === 'aborted' ? { aborted: true, reason: game.end.reason } : game.end;
-      if (game.reopensAt) this.reopensAt = game.reopensAt;
+      // When the room reopens after the result (wherever the snapshot carries it).
+      this.reopensAt = game.reopensAt ?? room.reopensAt ?? this.reopensAt ?? null;
     } else {
       // Back in the lobby: the card and ballot belonged to the game that ended.
       this.game = null;
