@@ -36,6 +36,12 @@ test('every key the client names exists', () => {
     for (const m of src.matchAll(/\bt\('([a-zA-Z0-9_.]+)'/g)) {
       if (!(m[1] in tables.en)) missing.push(`${f.slice(root.length + 1)}: ${m[1]}`);
     }
+    // Counted texts: tn('key', n) needs at least `key.other` (and English `key.one`).
+    for (const m of src.matchAll(/\btn\('([a-zA-Z0-9_.]+)'/g)) {
+      for (const form of ['one', 'other']) {
+        if (!(`${m[1]}.${form}` in tables.en)) missing.push(`${f.slice(root.length + 1)}: ${m[1]}.${form}`);
+      }
+    }
   }
   assert.deepEqual(missing, []);
 });
@@ -59,4 +65,23 @@ test('every documented error code, phase, reason and level has a text', () => {
   for (const r of ['timeout', 'disconnected']) assert.ok(`game.skip.${r}` in tables.en, r);
   for (const l of ['BRONZE1', 'BRONZE2', 'SILVER1', 'SILVER2', 'GOLD1', 'GOLD2', 'PLATINUM', 'MASTER', 'LIAR']) assert.ok(`level.${l}` in tables.en, l);
   for (const w of ['liar', 'citizens']) assert.ok(`result.winner.${w}` in tables.en, w);
+  // Why the side won (game.ended reason, docs/rules.md).
+  const rules = readFileSync(join(root, 'docs/rules.md'), 'utf8');
+  const reasons = [...rules.matchAll(/^\| `([a-z_]+)` \| (liar|citizens) \|/gm)].map((m) => m[1]);
+  assert.deepEqual(reasons.sort(), ['guess_timeout', 'liar_guessed', 'liar_left', 'liar_missed', 'tie', 'wrong_accused']);
+  for (const r of reasons) assert.ok(`result.reason.${r}` in tables.en, r);
+  for (const m of ['classic', 'fool']) assert.ok(`mode.${m}` in tables.en, m);
+});
+
+test('counted texts follow each language\'s plural rules', async () => {
+  const { tn, setLang } = await import(join(root, 'web/js/i18n.js'));
+  setLang('en');
+  assert.equal(tn('game.voteCount', 1), '1 vote');
+  assert.equal(tn('game.voteCount', 2), '2 votes');
+  assert.equal(tn('history.players', 1), '1 player');
+  setLang('ko');
+  assert.equal(tn('game.voteCount', 1), '1표');
+  assert.equal(tn('game.voteCount', 3), '3표');
+  assert.match(tables.ko['profile.next'], /\{n\} 경험치$/, 'the Korean profile says the unit');
+  setLang('en');
 });

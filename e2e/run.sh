@@ -2,7 +2,8 @@
 # End-to-end tests of the web client: builds the server, starts it on a free port with a
 # throw-away SQLite database and generous limits, drives it with headless Chromium
 # (Debian's chromium + npm playwright-core) through `node --test e2e/`, and always stops it.
-# Screenshots land in e2e/artifacts/. Exit code: node's.
+# Screenshots land in e2e/artifacts/. Exit code: node's. Arguments, when given, are the test
+# files to run (default: all of e2e/), e.g. `bash e2e/run.sh e2e/result.test.mjs`.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -62,12 +63,13 @@ if ! curl -fsS "$url/healthz" >/dev/null 2>&1; then
   exit 1
 fi
 
-rm -rf e2e/artifacts
+if [ "$#" -eq 0 ]; then rm -rf e2e/artifacts; fi
 mkdir -p e2e/artifacts
 
 status=0
-LIAR_URL="$url" CHROMIUM="${CHROMIUM:-$(command -v chromium)}" \
-  node --test --test-concurrency=1 e2e/ || status=$?
+# LIAR_BIN and LIAR_DATABASE_URL let a test run `liar admin grant` against this server's database.
+LIAR_URL="$url" CHROMIUM="${CHROMIUM:-$(command -v chromium)}" LIAR_BIN="$bin" LIAR_DATABASE_URL="sqlite://$tmp/liar.db" \
+  node --test --test-concurrency=1 "${@:-e2e/}" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- server log ---" >&2
   tail -n 80 "$tmp/server.log" >&2

@@ -12,6 +12,8 @@ import * as roomScreen from './screens/room.js';
 import * as historyScreen from './screens/history.js';
 import * as leaderboardScreen from './screens/leaderboard.js';
 import * as profileScreen from './screens/profile.js';
+import * as adminScreen from './screens/admin.js';
+import * as cues from './cues.js';
 
 const ROOM_KEY = 'liar.room';
 
@@ -44,6 +46,7 @@ const routes = [
   [/^\/leaderboard$/, leaderboardScreen.render],
   [/^\/profile$/, profileScreen.render],
   [/^\/users\/(\d+)$/, profileScreen.user],
+  [/^\/admin\/topics$/, adminScreen.render],
 ];
 
 let current = null; // {destroy}
@@ -85,6 +88,8 @@ function render() {
   }
   current = null;
   fill(main);
+  // Notices that belong to the screen being left go with it.
+  for (const el of toasts.querySelectorAll('[data-screen]')) el.remove();
   renderHeader();
   current = screen(main, ...match.slice(1)) || null;
   document.body.dataset.route = path.split('/')[1] || 'lobby';
@@ -135,6 +140,7 @@ function renderHeader() {
           link('/history', 'nav.history', 'nav-history'),
           link('/leaderboard', 'nav.leaderboard', 'nav-leaderboard'),
           link('/profile', 'nav.profile', 'nav-profile'),
+          app.me.admin ? link('/admin/topics', 'nav.topics', 'nav-topics') : null,
         )
       : null,
     h(
@@ -146,12 +152,33 @@ function renderHeader() {
             { class: 'me-chip', 'data-testid': 'me' },
             h('span', { class: `conn conn-${state}`, title: t(`conn.${state}`), 'data-testid': 'conn-status', 'data-state': state }, h('span', { class: 'sr-only' }, t(`conn.${state}`))),
             h('span', { class: 'me-name' }, app.me.username),
-            h('span', { class: 'level-chip' }, levelText(app.me.level)),
+            h('span', { class: 'level-chip', 'data-testid': 'level-chip', 'data-level': app.me.level, 'data-exp': app.me.exp, title: t('profile.expTotal', { n: app.me.exp }) }, levelText(app.me.level)),
           )
         : null,
+      soundToggle(),
       langSelect,
       app.me ? h('button', { type: 'button', class: 'btn btn-ghost btn-small', 'data-testid': 'logout', onclick: logout }, t('nav.logout')) : null,
     ),
+  );
+}
+
+function soundToggle() {
+  const on = cues.soundOn();
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: `btn btn-ghost btn-small sound-toggle${on ? '' : ' muted-sound'}`,
+      'data-testid': 'sound-toggle',
+      'aria-pressed': String(on),
+      'aria-label': t('sound.toggle'),
+      title: on ? t('sound.on') : t('sound.off'),
+      onclick: () => {
+        cues.setSound(!cues.soundOn());
+        renderHeader();
+      },
+    },
+    '♪',
   );
 }
 
@@ -159,9 +186,12 @@ function renderHeader() {
 
 const toasts = document.getElementById('toasts');
 
-/** A short message at the bottom of the screen (announced to screen readers). */
-function toast(text, kind = 'info') {
-  const el = h('div', { class: `toast toast-${kind}`, 'data-testid': 'toast', role: kind === 'error' ? 'alert' : 'status' }, text);
+/**
+ * A short message at the bottom of the screen (announced to screen readers). With
+ * `{screen: true}` it belongs to the screen shown now and goes when the player moves on.
+ */
+function toast(text, kind = 'info', { screen = false } = {}) {
+  const el = h('div', { class: `toast toast-${kind}`, 'data-testid': 'toast', 'data-screen': screen ? '' : null, role: kind === 'error' ? 'alert' : 'status' }, text);
   toasts.appendChild(el);
   setTimeout(() => el.remove(), kind === 'error' ? 6000 : 3500);
 }
@@ -294,10 +324,13 @@ export function home(seat) {
 
 // ----- the current room -----
 
-/** The id of the room the member sits in; null when none; undefined when the server can't say. */
+/**
+ * The id of the room the member sits in; null when none (204, or the older 404 NOT_IN_ROOM);
+ * undefined when the server can't say.
+ */
 async function seatedRoom() {
   try {
-    return (await api.call('GET', '/api/rooms/current')).roomId;
+    return (await api.call('GET', '/api/rooms/current'))?.roomId ?? null;
   } catch (e) {
     if (e.code === 'NOT_IN_ROOM') return null;
     if (e.fatal) throw e;
@@ -326,6 +359,7 @@ function enterRoom(roomId, { navigate: go = true } = {}) {
   }
   localStorage.setItem(ROOM_KEY, JSON.stringify({ userId: app.me.userId, roomId }));
   room.addEventListener('change', (e) => {
+    if (e.detail.kind === 'game.ended') meAfterGame(e.detail.event);
     if (e.detail.kind === 'refused') {
       // Not (or no longer) a member: forget it quietly unless the player is looking at it.
       if (app.room === room) forgetRoom();
@@ -335,6 +369,16 @@ function enterRoom(roomId, { navigate: go = true } = {}) {
   });
   if (go) navigate(`/rooms/${roomId}`);
   return room;
+}
+
+/** The header's level badge follows a game at once: from game.ended, then from the server. */
+function meAfterGame(ev) {
+  const mine = ev?.players?.find((p) => p.userId === app.me?.userId);
+  if (mine?.level && typeof mine.totalExp === 'number') {
+    app.me = { ...app.me, level: mine.level, exp: mine.totalExp };
+    renderHeader();
+  }
+  refreshMe().catch(() => {});
 }
 
 function forgetRoom() {

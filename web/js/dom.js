@@ -69,9 +69,18 @@ export function updateCountdown(el) {
   }
   const text = left >= 60 ? `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}` : `${left}`;
   if (el.textContent !== text) el.textContent = text;
-  el.classList.toggle('urgent', left <= 5);
   const total = Number(el.dataset.total);
+  el.classList.toggle('urgent', left <= urgentBelow(total));
   if (total > 0) el.style.setProperty('--left', String(Math.min(1, left / total)));
+}
+
+/**
+ * A countdown turns urgent in its last seconds only: the last 5, or the last 40 % of a short
+ * one (a 5-second card viewing is urgent for its last 2 seconds, not from the start).
+ */
+export function urgentBelow(totalSeconds) {
+  if (!(totalSeconds > 0)) return 5;
+  return Math.max(1, Math.min(5, Math.round(totalSeconds * 0.4)));
 }
 
 export function tickCountdowns() {
@@ -96,4 +105,36 @@ export function setFieldError(form, id, text) {
     if (text) control.setAttribute('aria-invalid', 'true');
     else control.removeAttribute('aria-invalid');
   }
+}
+
+/**
+ * Asks a yes/no question in a modal dialog; resolves true when confirmed. Escape and the cancel
+ * button answer no.
+ */
+export function confirmDialog({ title, text, ok, cancel }) {
+  return new Promise((resolve) => {
+    const dialog = h(
+      'dialog',
+      { class: 'confirm', 'data-testid': 'confirm-dialog', 'aria-labelledby': 'confirm-title' },
+      h('h2', { id: 'confirm-title' }, title),
+      h('p', {}, text),
+      h(
+        'div',
+        { class: 'row' },
+        h('button', { type: 'button', class: 'btn btn-ghost', 'data-testid': 'confirm-no', onclick: () => dialog.close('no') }, cancel),
+        h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'confirm-yes', onclick: () => dialog.close('yes') }, ok),
+      ),
+    );
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      resolve(dialog.returnValue === 'yes');
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
+
+/** Length in characters (code points), as the server counts it. */
+export function charCount(text) {
+  return [...text].length;
 }

@@ -5,6 +5,8 @@
 // only once `liar.revealed`/`game.ended` names him, ballots only once `game.ended` lists them.
 
 const CHAT_KEEP = 200;
+/** Where this tab remembers its own ballot, so a reload shows it again (the server never says). */
+const VOTE_KEY = 'liar.vote';
 
 export class RoomSession extends EventTarget {
   /**
@@ -110,9 +112,14 @@ export class RoomSession extends EventTarget {
         room.hostId = ev.hostId;
         this.note('event.hostChanged', { name: this.name(ev.hostId) });
         break;
-      case 'settings.changed':
+      case 'settings.changed': {
+        const before = room.settings;
         room.settings = ev.settings;
+        this.changedMode = before?.mode && ev.settings?.mode && before.mode !== ev.settings.mode ? ev.settings.mode : null;
+        if (this.changedMode) this.note('event.modeChanged', { mode: this.changedMode });
+        if (before?.topicId && ev.settings?.topicId && before.topicId !== ev.settings.topicId) this.note('event.topicChanged', { topicId: ev.settings.topicId });
         break;
+      }
       case 'member.kicked': {
         const name = this.name(ev.userId);
         room.members = room.members.filter((m) => m.userId !== ev.userId);
@@ -124,8 +131,7 @@ export class RoomSession extends EventTarget {
         this.end({ closed: ev.reason });
         break;
       case 'chat':
-        this.log.push({ kind: 'chat', userId: ev.userId, username: ev.username, text: ev.text, at: ev.at });
-        if (this.log.length > CHAT_KEEP) this.log.shift();
+        this.addChat(ev);
         break;
       case 'player.disconnected':
       case 'player.reconnected': {
@@ -186,7 +192,7 @@ export class RoomSession extends EventTarget {
         g?.hints.push({ userId: ev.userId, text: ev.text, round: ev.round });
         break;
       case 'turn.skipped':
-        g?.skips.push({ userId: ev.userId, round: ev.round, reason: ev.reason, at: g.hints.length });
+        g?.skips.push({ userId: ev.userId, round: ev.round, reason: ev.reason, afterHints: g.hints.length });
         break;
       case 'vote.progress':
         if (g) g.vote = { ...(g.vote ?? {}), cast: ev.cast, total: ev.total };
@@ -210,6 +216,7 @@ export class RoomSession extends EventTarget {
       case 'game.ended':
         if (g) g.phase = 'result';
         this.result = ev;
+        this.reopensAt = ev.reopensAt ?? null;
         break;
       case 'game.aborted':
         if (g) g.phase = 'result';
@@ -224,29 +231,78 @@ export class RoomSession extends EventTarget {
     this.emit(ev.type, { event: ev });
   }
 
+  /** One chat message into the log, once (a snapshot's history may overlap what arrived). */
+  addChat(ev) {
+    this.chatSeqs ??= new Set();
+    if (typeof ev.seq === 'number') {
+      if (this.chatSeqs.has(ev.seq)) return;
+      this.chatSeqs.add(ev.seq);
+    }
+    const item = { kind: 'chat', seq: ev.seq, userId: ev.userId, username: ev.username, text: ev.text, at: ev.at };
+    // History from a snapshot goes before anything logged since, in seq order.
+    const after = this.log.findIndex((x) => x.kind === 'chat' && typeof x.seq === 'number' && x.seq > ev.seq);
+    if (after >= 0) this.log.splice(after, 0, item);
+    else this.log.push(item);
+    if (this.log.length > CHAT_KEEP) this.log.shift();
+  }
+
   loadRoom(view) {
-    const { game, ...room } = view;
+    const { game, chat, ...room } = view;
     this.room = room;
     this.remember();
+    for (const ev of chat ?? []) this.addChat(ev);
     if (game) {
       const fresh = !this.game;
+      const prev = this.game ?? {};
+      const tally = game.tally ?? [];
       this.game = {
         ...game,
         hints: game.hints ?? [],
-        skips: this.game?.skips ?? [],
-        defense: this.game?.defense,
-        guess: this.game?.guess,
-        voteResult: this.game?.voteResult,
+        // The server lists skipped turns (afterHints places each among the hints); an older
+        // server does not, and then the ones seen live are kept.
+        skips: game.skips ?? prev.skips ?? [],
+        defense: game.defense ?? prev.defense ?? null,
+        guess: prev.guess ?? (game.end?.guess !== undefined ? { guess: game.end.guess } : undefined),
+        voteResult: prev.voteResult ?? (game.accused || tally.length ? { tie: !game.accused, tied: [], revote: false } : undefined),
         players: game.players ?? game.order.map((id) => ({ userId: id, connected: true, out: false })),
       };
       if (game.vote) this.game.vote = game.vote;
-      if (fresh) this.myVote = null;
-      if (game.end && !this.result) this.result = game.end;
+      if (fresh) this.myVote = this.storedVote();
+      if (game.end && !this.result) this.result = game.end.outcome === 'aborted' ? { aborted: true, reason: game.end.reason } : game.end;
+      // When the room reopens after the result (wherever the snapshot carries it).
+      this.reopensAt = game.reopensAt ?? room.reopensAt ?? this.reopensAt ?? null;
     } else {
       // Back in the lobby: the card and ballot belonged to the game that ended.
       this.game = null;
       this.card = null;
       this.myVote = null;
+      this.reopensAt = null;
+    }
+  }
+
+  /** The key of the running vote round: its deadline is unique to it. */
+  voteKey() {
+    const g = this.game;
+    return g?.phase === 'vote' && g.deadline ? `${this.roomId}:${this.me}:${g.deadline}` : null;
+  }
+
+  /** Remembers this player's ballot for the running vote round (survives a reload of the tab). */
+  rememberVote(targetId) {
+    this.myVote = targetId;
+    const key = this.voteKey();
+    try {
+      if (key) sessionStorage.setItem(VOTE_KEY, JSON.stringify({ key, targetId }));
+    } catch {
+      /* storage unavailable: the ballot still counts, only a reload forgets it */
+    }
+  }
+
+  storedVote() {
+    try {
+      const v = JSON.parse(sessionStorage.getItem(VOTE_KEY) || 'null');
+      return v && v.key === this.voteKey() ? v.targetId : null;
+    } catch {
+      return null;
     }
   }
 

@@ -32,8 +32,8 @@ use crate::{
 
 pub use deal::StartError;
 pub use io::{
-    AbortReason, Command, GameEnd, GameResult, HintRecord, Input, Output, PlayerResult, Timer,
-    VoteRecord,
+    AbortReason, Command, DefenseRecord, EndReason, GameEnd, GameResult, HintRecord, Input, Output,
+    PlayerResult, SkipRecord, Timer, VoteRecord,
 };
 
 /// Fewest players a game can have; below this a running game is aborted.
@@ -106,6 +106,9 @@ pub struct Game {
     #[serde(default)]
     turn_deadline: Option<Millis>,
     hints: Vec<HintRecord>,
+    /// Hint turns that passed without a hint (absent in games saved before it was kept).
+    #[serde(default)]
+    skips: Vec<SkipRecord>,
     /// Ballots of the running (or the last closed) vote round, by voter in arrival order.
     ballots: Vec<VoteRecord>,
     /// The latest public vote result: tally and accused.
@@ -114,6 +117,9 @@ pub struct Game {
     /// Set by `liar.revealed`: whether the accused was the liar.
     revealed: Option<bool>,
     guess: Option<String>,
+    /// The accused's statement, once made.
+    #[serde(default)]
+    defense: Option<DefenseRecord>,
     end: Option<GameEnd>,
 }
 

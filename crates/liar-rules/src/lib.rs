@@ -22,9 +22,9 @@ pub use clock::Millis;
 pub use error::RuleError;
 pub use event::{Event, Phase, SkipReason, Tally};
 pub use game::{
-    AbortReason, Command, Game, GameEnd, GameResult, HintRecord, Input, MAX_DEFENSE_CHARS,
-    MAX_GUESS_CHARS, MAX_HINT_CHARS, MIN_PLAYERS, Output, PlayerResult, StartError, Timer,
-    VoteRecord,
+    AbortReason, Command, DefenseRecord, EndReason, Game, GameEnd, GameResult, HintRecord, Input,
+    MAX_DEFENSE_CHARS, MAX_GUESS_CHARS, MAX_HINT_CHARS, MIN_PLAYERS, Output, PlayerResult,
+    SkipRecord, StartError, Timer, VoteRecord,
 };
 pub use scoring::{Level, Role, Side, exp_for};
 pub use settings::{DEFAULT_TURN_GRACE_SECS, GameSettings, Language, Mode, TiePolicy};

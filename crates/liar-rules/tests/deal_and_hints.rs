@@ -562,3 +562,22 @@ fn a_saved_game_resumes_exactly() {
         "the turn timer and one grace timer"
     );
 }
+
+#[test]
+fn skipped_turns_are_listed_in_the_snapshot_where_they_happened() {
+    let mut h = Harness::new(4, 10, |_| {});
+    h.fire();
+    let order = h.order();
+    h.fire();
+    h.hint(order[1], "mane").unwrap();
+    h.fire();
+    let state = h.game.public_state();
+    assert_eq!(
+        state["skips"],
+        serde_json::json!([
+            {"userId": order[0], "round": 1, "reason": "timeout", "afterHints": 0},
+            {"userId": order[2], "round": 1, "reason": "timeout", "afterHints": 1},
+        ])
+    );
+    assert_eq!(state["hints"].as_array().unwrap().len(), 1);
+}

@@ -3,7 +3,10 @@
 mod common;
 
 use common::*;
-use liar_rules::{Event, GameEnd, Input, Language, Output, Phase, Role, RuleError, Side, Timer};
+use liar_rules::{
+    DefenseRecord, EndReason, Event, GameEnd, Input, Language, Mode, Output, Phase, Role,
+    RuleError, Side, Timer,
+};
 
 #[test]
 fn only_the_accused_may_defend_and_only_once() {
@@ -356,4 +359,103 @@ fn the_result_reveals_everything() {
         keys,
         ["exp", "left", "role", "userId", "votedCorrectly", "won"]
     );
+}
+
+#[test]
+fn a_citizen_voted_out_loses_it_for_the_citizens_and_his_defense_stays_in_the_result() {
+    let mut h = Harness::new(4, 73, |_| {});
+    h.skip_to_vote();
+    let accused = h.citizens()[0];
+    h.everyone_accuses(accused);
+    let outs = h
+        .send(accused, liar_rules::Command::Defense("I said mane".into()))
+        .unwrap();
+    let r = result(&outs);
+    assert_eq!((r.winner, r.reason), (Side::Liar, EndReason::WrongAccused));
+    assert_eq!(
+        r.defense,
+        Some(DefenseRecord {
+            user_id: accused,
+            text: "I said mane".into()
+        })
+    );
+    assert_eq!(r.guess, None, "there was no guess phase");
+    let json = serde_json::to_value(r).unwrap();
+    assert_eq!(json["reason"], "wrong_accused");
+    assert_eq!(json["defense"]["userId"], accused);
+    assert_eq!(json["liarWord"], serde_json::Value::Null, "classic mode");
+}
+
+#[test]
+fn the_defense_is_public_in_the_snapshot_once_made() {
+    let mut h = Harness::new(4, 74, |_| {});
+    h.skip_to_vote();
+    h.everyone_accuses(h.liar());
+    assert_eq!(h.game.public_state()["defense"], serde_json::Value::Null);
+    let liar = h.liar();
+    h.send(liar, liar_rules::Command::Defense("not me".into()))
+        .unwrap();
+    let state = h.game.public_state();
+    assert_eq!(state["phase"], "guess");
+    assert_eq!(
+        state["defense"],
+        serde_json::json!({"userId": liar, "text": "not me"})
+    );
+}
+
+#[test]
+fn each_way_to_the_end_names_its_reason() {
+    // The liar names the word.
+    let (outs, _) = guess(80, Language::En, |w| w.en.clone());
+    assert_eq!(result(&outs).reason, EndReason::LiarGuessed);
+    // The liar names another word.
+    let (outs, _) = guess(81, Language::En, |_| "nothing like it".into());
+    assert_eq!(result(&outs).reason, EndReason::LiarMissed);
+    // The liar lets the time run out.
+    let mut h = Harness::new(3, 82, |_| {});
+    h.skip_to_guess();
+    let outs = h.fire();
+    assert_eq!(result(&outs).reason, EndReason::GuessTimeout);
+    // The liar's grace runs out.
+    let mut h = Harness::new(4, 83, |_| {});
+    h.fire();
+    let liar = h.liar();
+    h.handle(Input::Disconnected(liar)).unwrap();
+    let outs = h.expire_grace(liar);
+    assert_eq!(result(&outs).reason, EndReason::LiarLeft);
+    // Nobody votes: a tie among nobody, given to the liar.
+    let mut h = Harness::new(3, 84, |_| {});
+    h.skip_to_vote();
+    let outs = h.fire();
+    assert_eq!(result(&outs).reason, EndReason::Tie);
+    for reason in [
+        EndReason::WrongAccused,
+        EndReason::Tie,
+        EndReason::LiarGuessed,
+    ] {
+        assert_eq!(reason.winner(), Side::Liar);
+    }
+    for reason in [
+        EndReason::LiarMissed,
+        EndReason::GuessTimeout,
+        EndReason::LiarLeft,
+    ] {
+        assert_eq!(reason.winner(), Side::Citizens);
+    }
+}
+
+#[test]
+fn a_fool_mode_result_reveals_the_liars_own_word() {
+    for seed in 90..96 {
+        let mut h = Harness::new(3, seed, |s| {
+            s.mode = Mode::Fool;
+            s.language = Language::En;
+        });
+        h.skip_to_guess();
+        let outs = h.fire();
+        let r = result(&outs);
+        let expected = if r.word == "Lion" { "Tiger" } else { "Lion" };
+        assert_eq!(r.liar_word.as_deref(), Some(expected), "seed {seed}");
+        assert_eq!(serde_json::to_value(r).unwrap()["liarWord"], expected);
+    }
 }

@@ -384,3 +384,16 @@ fn citizens_who_named_the_liar_earn_more_when_the_citizens_win() {
         assert_eq!(p.exp, exp_for(result.winner, p.role, p.voted_correctly, 5));
     }
 }
+
+#[test]
+fn a_tie_given_to_the_liar_says_so_in_the_result() {
+    let mut h = Harness::new(4, 29, |s| s.tie_policy = TiePolicy::LiarWins);
+    h.skip_to_vote();
+    let outs = split_vote(&mut h);
+    let r = result(&outs);
+    assert_eq!(
+        (r.winner, r.reason),
+        (Side::Liar, liar_rules::EndReason::Tie)
+    );
+    assert_eq!(serde_json::to_value(r).unwrap()["reason"], "tie");
+}

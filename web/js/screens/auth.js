@@ -3,7 +3,7 @@
 
 import * as api from '../api.js';
 import { app, signedIn, home } from '../app.js';
-import { t, errorText, fieldText } from '../i18n.js';
+import { t, tn, errorText, fieldText } from '../i18n.js';
 import { h, field, setFieldError } from '../dom.js';
 
 const NOTICES = {
@@ -61,7 +61,7 @@ function showError(form, e, fields) {
         button.disabled = false;
         return;
       }
-      formError.textContent = t('auth.rateLimited', { n: left });
+      formError.textContent = tn('auth.rateLimited', left);
       left--;
     };
     formError.dataset.code = 'RATE_LIMITED';
@@ -136,7 +136,7 @@ export function register(main) {
       return;
     }
     try {
-      app.toast(t('auth.registered'));
+      app.toast(t('auth.registered'), 'info', { screen: true });
       await api.login(email, password);
       app.notice = null;
       app.navigate(home(await signedIn()), { replace: true });

@@ -5,8 +5,9 @@
 // Only what arrived is shown: the card is this player's own; the liar is named only once the
 // server names him (liar.revealed with liarId, or game.ended); ballots only in game.ended.
 
-import { t, levelText, errorText } from '../i18n.js';
-import { h, countdown } from '../dom.js';
+import { t, tn, errorText } from '../i18n.js';
+import { h, countdown, charCount } from '../dom.js';
+import { defenseQuote } from './result.js';
 
 const PHASE_SECONDS = {
   deal: 'dealSeconds',
@@ -83,7 +84,7 @@ export function hintsView(s) {
   const g = s.game;
   const items = [
     ...g.hints.map((x, i) => ({ ...x, i, kind: 'hint' })),
-    ...(g.skips ?? []).map((x) => ({ ...x, i: x.at - 0.5, kind: 'skip' })),
+    ...(g.skips ?? []).map((x) => ({ ...x, i: (x.afterHints ?? x.at ?? 0) - 0.5, kind: 'skip' })),
   ].sort((a, b) => a.round - b.round || a.i - b.i);
   return h(
     'section',
@@ -128,23 +129,49 @@ function tallyView(s) {
     h(
       'ul',
       {},
-      (g.tally ?? []).map((x) => h('li', { 'data-user-id': x.userId }, h('span', {}, s.name(x.userId)), h('span', { class: 'tally-n' }, t('game.voteCount', { n: x.votes })))),
+      (g.tally ?? []).map((x) => h('li', { 'data-user-id': x.userId }, h('span', {}, s.name(x.userId)), h('span', { class: 'tally-n' }, tn('game.voteCount', x.votes)))),
     ),
     g.accused ? h('p', { class: 'accused' }, t('game.accused', { name: s.name(g.accused) })) : g.voteResult?.tie ? h('p', {}, t('game.tie')) : null,
   );
 }
 
-/** A one-line form: label, input, button; `onSend(text)` returns a promise. */
+/**
+ * A one-line form: label, input with a character count (`x/max`), button; `onSend(text)`
+ * returns a promise. At the limit the count turns red and says so, and a key that would add
+ * more shakes the box instead of being silently dropped.
+ */
 export function sendForm({ id, label, placeholder, button, maxlength, input, onSend, testid }) {
   input.id = id;
   input.maxLength = maxlength;
   input.placeholder = placeholder ?? '';
   input.autocomplete = 'off';
   input.dataset.testid = `${testid}-input`;
-  const err = h('p', { class: 'field-error', role: 'alert', id: `${id}-error` });
-  input.setAttribute('aria-describedby', `${id}-error`);
+  const err = h('p', { class: 'field-error', role: 'alert', id: `${id}-error`, 'data-testid': `${testid}-error` });
+  const count = h('span', { class: 'char-count', id: `${id}-count`, 'data-testid': `${testid}-count`, 'aria-live': 'polite' });
+  input.setAttribute('aria-describedby', `${id}-error ${id}-count`);
+  const recount = () => {
+    const n = charCount(input.value);
+    count.textContent = t('game.chars', { n, max: maxlength });
+    const full = n >= maxlength;
+    count.classList.toggle('full', full);
+    input.classList.toggle('at-limit', full);
+    if (full) err.textContent = t('game.hintLimit', { max: maxlength });
+    else if (err.dataset.limit) err.textContent = '';
+    err.dataset.limit = full ? 'true' : '';
+  };
+  input.oninput = recount;
+  input.onbeforeinput = (ev) => {
+    const adding = ev.inputType?.startsWith('insert') && input.selectionStart === input.selectionEnd;
+    if (adding && charCount(input.value) >= maxlength) {
+      input.classList.remove('shake');
+      void input.offsetWidth; // restart the animation
+      input.classList.add('shake');
+      recount();
+    }
+  };
+  recount();
   const btn = h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': `${testid}-submit` }, button);
-  const form = h('form', { class: 'send-form', 'data-testid': `${testid}-form`, novalidate: true }, h('label', { for: id }, label), h('div', { class: 'send-row' }, input, btn), err);
+  const form = h('form', { class: 'send-form', 'data-testid': `${testid}-form`, novalidate: true }, h('div', { class: 'count-row' }, h('label', { for: id }, label), count), h('div', { class: 'send-row' }, input, btn), err);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const text = input.value.trim();
@@ -158,6 +185,7 @@ export function sendForm({ id, label, placeholder, button, maxlength, input, onS
     try {
       await onSend(text);
       input.value = '';
+      recount();
     } catch (e) {
       err.textContent = errorText(e.code);
     } finally {
@@ -226,7 +254,7 @@ export function actionView(s, ui) {
                     onchange: async () => {
                       try {
                         await s.send('vote', { targetId: id });
-                        s.myVote = id;
+                        s.rememberVote(id);
                       } catch (e) {
                         ui.toast(errorText(e.code), 'error');
                       }
@@ -251,7 +279,7 @@ export function actionView(s, ui) {
         tallyView(s),
         revealLine(s),
         said
-          ? h('blockquote', { class: 'defense', 'data-testid': 'defense-text' }, h('p', { class: 'muted' }, t('game.defenseSaid', { name: s.name(said.userId) })), h('p', {}, said.text))
+          ? defenseQuote(said, (id) => s.name(id))
           : accused === me
             ? h(
                 'div',
@@ -270,7 +298,7 @@ export function actionView(s, ui) {
         'div',
         { class: 'action' },
         tallyView(s),
-        said ? h('blockquote', { class: 'defense', 'data-testid': 'defense-text' }, h('p', { class: 'muted' }, t('game.defenseSaid', { name: s.name(said.userId) })), h('p', {}, said.text)) : null,
+        defenseQuote(said, (id) => s.name(id)),
         revealLine(s),
         liarId === me
           ? h(
@@ -283,76 +311,10 @@ export function actionView(s, ui) {
       );
     }
     case 'result':
-      return s.result ? resultView(s.result, { name: (id) => s.name(id), me }) : h('div', { class: 'action' }, revealLine(s), h('p', { class: 'big' }, t('result.title'), '…'));
+      // The result itself is drawn above the card (room.js); until game.ended arrives, what is
+      // known already: the reveal and the defense.
+      return s.result ? null : h('div', { class: 'action' }, revealLine(s), defenseQuote(g.defense, (id) => s.name(id)), h('p', { class: 'big' }, t('result.title'), '…'));
     default:
       return null;
   }
-}
-
-/** The result: winner, liar, word, every vote, each player's experience and level. */
-export function resultView(r, { name, me }) {
-  if (r.aborted) {
-    return h('div', { class: 'result', 'data-testid': 'result', 'data-aborted': 'true' }, h('p', { class: 'big' }, t('result.aborted')), r.reason ? h('p', {}, t(`result.abort.${r.reason}`)) : null);
-  }
-  const mine = r.players?.find((p) => p.userId === me);
-  const byId = new Map((r.players ?? []).map((p) => [p.userId, p]));
-  // A stored result (history) has no levels: those are the totals at the time of the game.
-  const levels = (r.players ?? []).some((p) => p.level);
-  return h(
-    'div',
-    { class: `result winner-${r.winner}`, 'data-testid': 'result', 'data-winner': r.winner },
-    h('p', { class: 'result-banner', 'data-testid': 'result-winner' }, t(`result.winner.${r.winner}`)),
-    mine
-      ? h(
-          'p',
-          { class: `result-me ${mine.won ? 'won' : 'lost'}`, 'data-testid': 'my-exp', 'data-exp': mine.exp },
-          h('strong', {}, mine.won ? t('result.youWon') : t('result.youLost')),
-          ' ',
-          mine.level ? t('result.myExp', { exp: mine.exp, level: levelText(mine.level), total: mine.totalExp ?? '—' }) : t('result.myExpOnly', { exp: mine.exp }),
-        )
-      : null,
-    h(
-      'dl',
-      { class: 'result-facts' },
-      h('dt', {}, t('result.liarWas')),
-      h('dd', { 'data-testid': 'result-liar', 'data-user-id': r.liarId }, name(r.liarId)),
-      h('dt', {}, t('result.wordWas')),
-      h('dd', { 'data-testid': 'result-word' }, r.word),
-      r.guess !== undefined && byId.get(r.liarId) ? [h('dt', {}, t('result.guess')), h('dd', { 'data-testid': 'result-guess' }, r.guess ?? '—')] : null,
-    ),
-    h('h3', {}, t('result.votes')),
-    r.votes?.length
-      ? h(
-          'ul',
-          { class: 'result-votes', 'data-testid': 'result-votes' },
-          r.votes.map((v) => h('li', { class: v.targetId === r.liarId ? 'right' : '' }, t('result.voted', { voter: name(v.voterId), target: name(v.targetId) }))),
-        )
-      : h('p', { class: 'muted' }, t('result.noVotes')),
-    h('h3', {}, t('result.players')),
-    h(
-      'div',
-      // Scrolls sideways on a narrow screen: focusable, so the keyboard can scroll it too.
-      { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': t('result.players') },
-      h(
-        'table',
-        { class: 'result-players', 'data-testid': 'result-players' },
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('result.player')), h('th', { scope: 'col' }, t('result.role')), h('th', { scope: 'col' }, t('result.votedRight')), h('th', { scope: 'col' }, t('result.exp')), levels ? h('th', { scope: 'col' }, t('result.level')) : null)),
-        h(
-          'tbody',
-          {},
-          (r.players ?? []).map((p) =>
-            h(
-              'tr',
-              { class: `${p.won ? 'won' : 'lost'}${p.userId === me ? ' me' : ''}`, 'data-user-id': p.userId },
-              h('th', { scope: 'row' }, name(p.userId), p.left ? ` (${t('result.left')})` : ''),
-              h('td', {}, t(`game.role.${p.role}`)),
-              h('td', {}, p.role === 'liar' ? '—' : p.votedCorrectly ? '✓' : '✗'),
-              h('td', {}, `+${p.exp ?? 0}`),
-              levels ? h('td', {}, levelText(p.level)) : null,
-            ),
-          ),
-        ),
-      ),
-    ),
-  );
 }

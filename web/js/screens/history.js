@@ -2,9 +2,9 @@
 
 import * as api from '../api.js';
 import { app } from '../app.js';
-import { t, errorText, formatDate } from '../i18n.js';
+import { t, tn, errorText, formatDate } from '../i18n.js';
 import { h, fill } from '../dom.js';
-import { resultView } from './game.js';
+import { resultView } from './result.js';
 
 export function render(main) {
   let outcome = '';
@@ -49,7 +49,7 @@ export function render(main) {
         'div',
         { class: 'history-main' },
         h('a', { href: `/games/${g.gameId}`, 'data-link': true, class: 'history-name' }, g.gameName),
-        h('span', { class: 'muted' }, [app.topicName(g.topic), t('history.players', { n: g.players }), t('history.as', { role: t(`game.role.${g.myRole}`) }), formatDate(g.playedAt)].join(' · ')),
+        h('span', { class: 'muted' }, [app.topicName(g.topic), tn('history.players', g.players), t('history.as', { role: t(`game.role.${g.myRole}`) }), formatDate(g.playedAt)].join(' · ')),
       ),
       h('span', { class: 'history-exp' }, `+${g.exp}`),
     );

@@ -4,8 +4,11 @@
 import * as api from '../api.js';
 import { app } from '../app.js';
 import { t, errorText, fieldText } from '../i18n.js';
-import { h, fill, field, setFieldError } from '../dom.js';
+import { h, fill, field, setFieldError, confirmDialog, charCount } from '../dom.js';
 import { settingsFields, readSettings } from './settings.js';
+
+/** Longest room name the server accepts (SPEC §2.1). */
+const MAX_ROOM_NAME = 30;
 
 export function render(main) {
   let q = '';
@@ -14,6 +17,8 @@ export function render(main) {
   let nextCursor = null;
   let loading = false;
   let searchTimer = null;
+  const details = new Map(); // roomId → settings, for summaries without mode and topic
+  const pending = new Set();
 
   const list = h('ul', { class: 'room-list', 'data-testid': 'room-list', 'aria-live': 'polite' });
   const more = h('button', { type: 'button', class: 'btn btn-ghost', 'data-testid': 'rooms-more', hidden: true, onclick: () => load(true) }, t('common.loadMore'));
@@ -49,6 +54,7 @@ export function render(main) {
       items = items.filter((r) => r.roomId !== ev.roomId);
     } else if (ev.type === 'room.created' || ev.type === 'room.updated') {
       const r = ev.room;
+      details.delete(r.roomId); // settings may have changed
       const i = items.findIndex((x) => x.roomId === r.roomId);
       if (!matches(r)) {
         if (i >= 0) items.splice(i, 1);
@@ -70,6 +76,7 @@ export function render(main) {
         { class: 'room-main' },
         h('span', { class: 'room-name' }, r.name),
         h('span', { class: 'room-meta' }, t('lobby.host', { name: r.hostName }), ' · ', h('span', { class: 'code' }, r.code)),
+        modeLine(r),
       ),
       h('span', { class: `pill pill-${r.status}` }, t(`lobby.status.${r.status}`)),
       h('span', { class: 'room-count', 'aria-label': `${r.members}/${r.maxPlayers}` }, t('lobby.members', { n: r.members, max: r.maxPlayers })),
@@ -90,7 +97,44 @@ export function render(main) {
     );
   }
 
+  /** Mode and topic of a listed room: from the summary, or (an older server) its full view. */
+  function modeLine(r) {
+    const settings = r.settings ?? (r.mode ? { mode: r.mode, topicId: r.topicId } : details.get(r.roomId));
+    if (!settings) {
+      fetchDetails(r.roomId);
+      return h('span', { class: 'room-mode muted', 'data-testid': 'room-item-mode' });
+    }
+    return h('span', { class: 'room-mode', 'data-testid': 'room-item-mode', 'data-mode': settings.mode }, t('room.modeTopic', { mode: t(`mode.${settings.mode}`), topic: app.topicName(settings.topicId ?? 'random') }));
+  }
+
+  async function fetchDetails(roomId) {
+    if (details.has(roomId) || pending.has(roomId)) return;
+    pending.add(roomId);
+    try {
+      const view = await api.open('GET', `/api/rooms/${roomId}`);
+      details.set(roomId, view.settings);
+      drawList();
+    } catch {
+      /* gone meanwhile: the lobby event removes it */
+    } finally {
+      pending.delete(roomId);
+    }
+  }
+
+  /** Joining another room leaves the one the player sits in: ask first. */
+  async function mayLeaveCurrent(roomId) {
+    const seat = app.room;
+    if (!seat || seat.closed || seat.roomId === roomId) return true;
+    return confirmDialog({
+      title: t('lobby.switchTitle'),
+      text: t('lobby.switchRoom', { name: seat.room?.name ?? `#${seat.roomId}` }),
+      ok: t('lobby.switchConfirm'),
+      cancel: t('common.cancel'),
+    });
+  }
+
   async function join(roomId, password, onError) {
+    if (!(await mayLeaveCurrent(roomId))) return;
     try {
       await app.stomp.send(`/app/rooms/${roomId}/join`, password ? { password } : {});
       app.enterRoom(roomId);
@@ -128,7 +172,7 @@ export function render(main) {
   const createForm = h(
     'form',
     { class: 'stack', novalidate: true, 'data-testid': 'create-room-form' },
-    field({ id: 'c-name', label: t('lobby.roomName'), control: h('input', { type: 'text', maxlength: 60, autocomplete: 'off' }), hint: t('lobby.roomNameHint'), testid: 'create-name' }),
+    field({ id: 'c-name', label: t('lobby.roomName'), control: h('input', { type: 'text', maxlength: MAX_ROOM_NAME, autocomplete: 'off' }), hint: t('lobby.roomNameHint'), testid: 'create-name' }),
     field({ id: 'c-password', label: t('lobby.password'), control: h('input', { type: 'password', autocomplete: 'new-password' }), hint: t('lobby.passwordHint'), testid: 'create-password' }),
     h('details', { class: 'settings-details' }, h('summary', {}, t('room.settings')), settingsBox),
     h('p', { class: 'form-error', role: 'alert', 'data-testid': 'create-error' }),
@@ -143,6 +187,9 @@ export function render(main) {
     setFieldError(createForm, 'c-name', '');
     setFieldError(createForm, 'c-password', '');
     createForm.querySelector('.form-error').textContent = '';
+    if (!name) return setFieldError(createForm, 'c-name', t('field.REQUIRED'));
+    if (charCount(name) > MAX_ROOM_NAME) return setFieldError(createForm, 'c-name', fieldText('name', 'TOO_LONG'));
+    if (!(await mayLeaveCurrent(null))) return;
     const button = createForm.querySelector('button[type=submit]');
     button.disabled = true;
     try {

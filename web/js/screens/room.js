@@ -4,9 +4,12 @@
 import * as api from '../api.js';
 import { app } from '../app.js';
 import { t, errorText, fieldText } from '../i18n.js';
-import { h, fill, field, setFieldError } from '../dom.js';
+import { h, fill, field, setFieldError, confirmDialog } from '../dom.js';
 import { settingsFields, syncSettings } from './settings.js';
-import { cardView, phaseBar, orderView, hintsView, actionView, resultView } from './game.js';
+import { cardView, phaseBar, orderView, hintsView, actionView } from './game.js';
+import { resultView } from './result.js';
+import { follow } from './phone.js';
+import * as cues from '../cues.js';
 
 /** Phases in which the server refuses chat. */
 const CHAT_CLOSED = new Set(['hints', 'vote', 'guess']);
@@ -88,9 +91,12 @@ export function render(main, idStr) {
       },
       t('common.copy'),
     );
+    const mode = session.game?.settings?.mode ?? r.settings?.mode;
+    const topic = session.game?.topic ?? app.topicName(r.settings?.topicId ?? 'random');
     fill(
       head,
       h('h1', { tabindex: '-1', 'data-testid': 'room-name' }, r.name),
+      mode ? h('span', { class: `badge badge-mode mode-${mode}`, 'data-testid': 'room-mode', 'data-mode': mode }, t('room.modeTopic', { mode: t(`mode.${mode}`), topic })) : null,
       h('span', { class: 'room-code' }, `${t('room.code')} `, h('strong', { class: 'code', 'data-testid': 'room-code' }, r.code), copy),
       r.private ? h('span', { class: 'badge' }, t('room.private')) : null,
       h('button', { type: 'button', class: 'btn btn-ghost btn-small room-leave', 'data-testid': 'leave-room', onclick: () => app.leaveRoom() }, t('room.leave')),
@@ -189,7 +195,7 @@ export function render(main, idStr) {
             },
             me?.ready ? t('room.cancelReady') : t('room.iAmReady'),
           ),
-          h('p', { class: 'muted' }, t('room.waitHost')),
+          h('p', { class: `ready-status ${me?.ready ? 'is-ready' : ''}`, 'data-testid': 'my-ready-status', role: 'status' }, me?.ready ? t('room.youAreReady') : t('room.youAreNotReady')),
         );
 
     // The settings card is built once and then kept in step (the host's typing and the open
@@ -250,8 +256,20 @@ export function render(main, idStr) {
   }
 
   function gameStage() {
+    const g = session.game;
+    const result = g.phase === 'result' && session.result
+      ? h('section', { class: 'card result-card', 'data-testid': 'result-card', 'aria-labelledby': 'result-h' }, h('h2', { id: 'result-h', class: 'sr-only' }, t('result.title')), resultView(session.result, { name: (id) => session.name(id), me: session.me, defense: g.defense, reopensAt: session.reopensAt }))
+      : null;
+    const action = actionView(session, ui);
     return [
-      h('section', { class: 'card game', 'data-testid': 'game', 'aria-labelledby': 'phase-h' }, h('h2', { id: 'phase-h', class: 'sr-only' }, t('game.phase')), phaseBar(session), h('div', { class: 'game-grid' }, cardView(session.card), h('div', { class: 'game-action' }, actionView(session, ui)))),
+      result,
+      h(
+        'section',
+        { class: 'card game', 'data-testid': 'game', 'aria-labelledby': 'phase-h' },
+        h('h2', { id: 'phase-h', class: 'sr-only' }, t('game.phase')),
+        phaseBar(session),
+        h('div', { class: 'game-grid' }, cardView(session.card), action ? h('div', { class: 'game-action', 'data-testid': 'game-action' }, action) : null),
+      ),
       h('section', { class: 'card', 'aria-labelledby': 'order-h' }, h('h2', { id: 'order-h' }, t('game.order')), orderView(session)),
       session.game.phase !== 'deal' ? h('section', { class: 'card' }, hintsView(session)) : null,
     ];
@@ -269,7 +287,7 @@ export function render(main, idStr) {
       chatLog.append(
         item.kind === 'chat'
           ? h('li', { class: `chat-msg${item.userId === session.me ? ' mine' : ''}`, 'data-testid': 'chat-message' }, h('span', { class: 'chat-who' }, item.username), h('span', { class: 'chat-text' }, item.text))
-          : h('li', { class: 'chat-note-item' }, t(item.key, item.params)),
+          : h('li', { class: 'chat-note-item', 'data-testid': 'chat-note' }, t(item.key, noteParams(item.params))),
       );
     }
     chatCount = log.length;
@@ -305,17 +323,26 @@ export function render(main, idStr) {
   }
 
   const onChange = (e) => {
-    if (e.detail.kind === 'game.started') {
+    const kind = e.detail.kind;
+    if (kind === 'game.started') {
       ui.hintInput.value = '';
       ui.defenseInput.value = '';
       ui.guessInput.value = '';
     }
+    if (kind === 'settings.changed' && !session.isHost) announceSettings();
     // A new turn for me: put the cursor in the hint box.
     const wasMyTurn = ui.myTurn;
     ui.myTurn = session.game?.phase === 'hints' && session.game.speaker === session.me;
     draw();
     if (ui.myTurn && !wasMyTurn && document.activeElement !== ui.chatInput) ui.hintInput.focus();
+    cues.onRoomEvent(session, kind, { myTurn: ui.myTurn && !wasMyTurn });
+    follow(section, session, kind);
   };
+
+  /** A mode change by the host is told to everyone else, not only shown in the settings. */
+  function announceSettings() {
+    if (session.changedMode) app.toast(t('event.modeChanged', { mode: t(`mode.${session.changedMode}`) }));
+  }
   session.addEventListener('change', onChange);
   draw();
 
@@ -325,6 +352,14 @@ export function render(main, idStr) {
       delete document.body.dataset.phase;
     },
   };
+}
+
+/** Chat notes carry wire values (a mode, a topic id): shown in words. */
+function noteParams(params = {}) {
+  const out = { ...params };
+  if (params.mode) out.mode = t(`mode.${params.mode}`);
+  if (params.topicId) out.topic = app.topicName(params.topicId);
+  return out;
 }
 
 /** Not seated here: show the room and offer to join (with its password when private). */
@@ -345,6 +380,11 @@ function notMember(section, roomId, why) {
       form.addEventListener('submit', async (e) => {
         e.preventDefault();
         const password = form.querySelector('#nm-password')?.value;
+        const seat = app.room;
+        if (seat && !seat.closed && seat.roomId !== roomId) {
+          const ok = await confirmDialog({ title: t('lobby.switchTitle'), text: t('lobby.switchRoom', { name: seat.room?.name ?? `#${seat.roomId}` }), ok: t('lobby.switchConfirm'), cancel: t('common.cancel') });
+          if (!ok) return;
+        }
         try {
           await app.stomp.send(`/app/rooms/${roomId}/join`, password ? { password } : {});
           app.enterRoom(roomId);

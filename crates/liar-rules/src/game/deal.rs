@@ -87,11 +87,13 @@ impl Game {
             phase_timer: None,
             turn_deadline: None,
             hints: Vec::new(),
+            skips: Vec::new(),
             ballots: Vec::new(),
             tally: Vec::new(),
             accused: None,
             revealed: None,
             guess: None,
+            defense: None,
             end: None,
         }
     }

@@ -1,8 +1,8 @@
 //! Defense, reveal, the liar's guess and the result (SPEC §3 steps 6–8).
 
 use super::{
-    AbortReason, Game, GameEnd, GameResult, MAX_DEFENSE_CHARS, MAX_GUESS_CHARS, Output,
-    PlayerResult, Stage, VoteRecord, checked_text,
+    AbortReason, DefenseRecord, EndReason, Game, GameEnd, GameResult, MAX_DEFENSE_CHARS,
+    MAX_GUESS_CHARS, Output, PlayerResult, Stage, VoteRecord, checked_text,
 };
 use crate::{Event, Millis, Phase, Role, RuleError, Side, UserId, exp_for};
 
@@ -31,6 +31,10 @@ impl Game {
             return Err(RuleError::NotYourTurn);
         }
         let text = checked_text(text, MAX_DEFENSE_CHARS)?;
+        self.defense = Some(DefenseRecord {
+            user_id: player,
+            text: text.clone(),
+        });
         out.push(Output::Broadcast(Event::Defense {
             user_id: player,
             text,
@@ -93,6 +97,21 @@ impl Game {
         self.close(GameEnd::Completed(result), out);
     }
 
+    /// Why `winner` wins, read from the state the game ends in (every path to the end leaves
+    /// a distinct trace: the reveal, the guess, the liar's seat).
+    fn end_reason(&self, winner: Side) -> EndReason {
+        match winner {
+            Side::Liar => match (self.revealed, &self.guess) {
+                (Some(false), _) => EndReason::WrongAccused,
+                (Some(true), Some(_)) => EndReason::LiarGuessed,
+                _ => EndReason::Tie,
+            },
+            Side::Citizens if !self.is_active(self.liar) => EndReason::LiarLeft,
+            Side::Citizens if self.guess.is_some() => EndReason::LiarMissed,
+            Side::Citizens => EndReason::GuessTimeout,
+        }
+    }
+
     /// Aborts the game: no result, no experience.
     pub(super) fn abort(&mut self, reason: AbortReason, out: &mut Vec<Output>) {
         self.close(GameEnd::Aborted { reason }, out);
@@ -149,15 +168,19 @@ impl Game {
             .iter()
             .filter_map(|&p| self.ballots.iter().find(|b| b.voter_id == p).copied())
             .collect();
+        let language = self.settings.language;
         GameResult {
             winner,
+            reason: self.end_reason(winner),
             liar_id: self.liar,
             topic_id: self.topic_id.clone(),
             word_id: self.word.id.clone(),
-            word: self.word.text(self.settings.language).to_owned(),
+            word: self.word.text(language).to_owned(),
             votes,
             players,
             guess: self.guess.clone(),
+            defense: self.defense.clone(),
+            liar_word: self.liar_word.as_ref().map(|w| w.text(language).to_owned()),
         }
     }
 }

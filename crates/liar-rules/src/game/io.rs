@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Event, Millis, Role, Side, UserId};
+use crate::{Event, Millis, Role, Side, SkipReason, UserId};
 
 /// A player's command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +87,9 @@ pub enum Output {
 }
 
 /// How a game ended.
+// One value per game, moved a handful of times: boxing the result would only make every
+// match on it noisier.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum GameEnd {
@@ -135,12 +138,52 @@ pub struct PlayerResult {
     pub left: bool,
 }
 
+/// Why the winning side won (SPEC §3 step 8); players see it in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// A citizen was voted out: the liar wins.
+    WrongAccused,
+    /// The vote was tied (or nobody voted) and the tie policy gave it to the liar.
+    Tie,
+    /// The exposed liar named the word: the liar wins.
+    LiarGuessed,
+    /// The exposed liar named another word: the citizens win.
+    LiarMissed,
+    /// The exposed liar let `guessSeconds` run out: the citizens win.
+    GuessTimeout,
+    /// The liar's grace ran out while he was away: the citizens win.
+    LiarLeft,
+}
+
+impl EndReason {
+    /// The side this reason makes win.
+    pub fn winner(self) -> Side {
+        match self {
+            EndReason::WrongAccused | EndReason::Tie | EndReason::LiarGuessed => Side::Liar,
+            EndReason::LiarMissed | EndReason::GuessTimeout | EndReason::LiarLeft => Side::Citizens,
+        }
+    }
+}
+
+/// The accused's statement, public from the moment he makes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DefenseRecord {
+    /// The accused.
+    pub user_id: UserId,
+    /// His statement, trimmed.
+    pub text: String,
+}
+
 /// Everything revealed when a game completes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GameResult {
     /// The side that won.
     pub winner: Side,
+    /// Why that side won.
+    pub reason: EndReason,
     /// The liar.
     pub liar_id: UserId,
     /// The topic.
@@ -155,6 +198,27 @@ pub struct GameResult {
     pub players: Vec<PlayerResult>,
     /// The liar's guess, if he made one.
     pub guess: Option<String>,
+    /// The accused's defense, if he made one (whoever he turned out to be).
+    #[serde(default)]
+    pub defense: Option<DefenseRecord>,
+    /// Fool mode: the other word the liar was given (he was told he was a citizen); `null` in
+    /// classic mode.
+    #[serde(default)]
+    pub liar_word: Option<String>,
+}
+
+/// A hint turn that passed without a hint, kept for snapshots.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkipRecord {
+    /// The speaker whose turn it was.
+    pub user_id: UserId,
+    /// Rotation number, from 1.
+    pub round: u8,
+    /// Why.
+    pub reason: SkipReason,
+    /// How many hints had been given before it: where it sits among `hints`.
+    pub after_hints: usize,
 }
 
 /// A public hint, kept for snapshots.

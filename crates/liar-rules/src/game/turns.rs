@@ -1,7 +1,7 @@
 //! Hint turns (SPEC §3 step 2): `hintRounds` rotations through the speaking order, one hint
 //! per turn, skipped on timeout or at once when the speaker is disconnected.
 
-use super::{Game, HintRecord, MAX_HINT_CHARS, Output, Stage, checked_text};
+use super::{Game, HintRecord, MAX_HINT_CHARS, Output, SkipRecord, Stage, checked_text};
 use crate::{Event, Millis, RuleError, UserId, event::SkipReason};
 
 impl Game {
@@ -85,12 +85,29 @@ impl Game {
         out: &mut Vec<Output>,
     ) {
         let (user_id, round) = (self.speaker(turn), self.round(turn));
+        self.announce_skip(user_id, round, reason, out);
+        self.start_turn_from(turn + 1, now, out);
+    }
+
+    /// `turn.skipped`, kept for snapshots too: a reloaded page lists the skip where it happened.
+    fn announce_skip(
+        &mut self,
+        user_id: UserId,
+        round: u8,
+        reason: SkipReason,
+        out: &mut Vec<Output>,
+    ) {
+        self.skips.push(SkipRecord {
+            user_id,
+            round,
+            reason,
+            after_hints: self.hints.len(),
+        });
         out.push(Output::Broadcast(Event::TurnSkipped {
             user_id,
             round,
             reason,
         }));
-        self.start_turn_from(turn + 1, now, out);
     }
 
     /// Starts the first playable turn at or after `turn`: players who left are passed over

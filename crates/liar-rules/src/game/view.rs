@@ -8,8 +8,9 @@ use crate::Millis;
 
 impl Game {
     /// The public state for `room.snapshot`: phase, deadline, topic, settings, speaking order,
-    /// the current turn, hints so far, vote progress, the last vote's tally and accused, the
-    /// reveal, each player's presence, and, once the game is over, its end. See `docs/rules.md`.
+    /// the current turn, hints and skipped turns so far, vote progress, the last vote's tally
+    /// and accused, the defense, the reveal, each player's presence, and, once the game is over,
+    /// its end. See `docs/rules.md`.
     pub fn public_state(&self) -> Value {
         let (round, speaker) = match self.stage {
             Stage::Hints { turn } => (Some(self.round(turn)), Some(self.speaker(turn))),
@@ -49,9 +50,11 @@ impl Game {
             "round": round,
             "speaker": speaker,
             "hints": self.hints,
+            "skips": self.skips,
             "vote": vote,
             "tally": self.tally,
             "accused": self.accused,
+            "defense": self.defense,
             "revealed": revealed,
             "players": players,
             "end": self.end,

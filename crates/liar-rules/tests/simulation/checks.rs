@@ -3,8 +3,8 @@
 use std::collections::HashSet;
 
 use liar_rules::{
-    Event, GameEnd, GameResult, Mode, Output, Phase, Role, Side, TiePolicy, UserId, exp_for,
-    normalize::normalize,
+    EndReason, Event, GameEnd, GameResult, Mode, Output, Phase, Role, Side, TiePolicy, UserId,
+    exp_for, normalize::normalize,
 };
 use serde_json::Value;
 
@@ -254,6 +254,27 @@ impl Sim<'_> {
         assert_eq!(liars, vec![self.liar()], "exactly one liar");
         if self.left.contains(&self.liar()) {
             assert_eq!(r.winner, Side::Citizens);
+            assert_eq!(r.reason, EndReason::LiarLeft);
+        }
+        assert_eq!(
+            r.reason.winner(),
+            r.winner,
+            "{:?} names the winner",
+            r.reason
+        );
+        assert_eq!(
+            r.liar_word.is_some(),
+            self.game.settings().mode == Mode::Fool,
+            "the fool's own word is revealed in fool mode only"
+        );
+        if let Some(defense) = &r.defense {
+            let votes_for = |id| r.votes.iter().filter(|v| v.target_id == id).count();
+            let top = r.votes.iter().map(|v| votes_for(v.target_id)).max();
+            assert_eq!(
+                Some(votes_for(defense.user_id)),
+                top,
+                "only the accused defends"
+            );
         }
         let voters: HashSet<_> = r.votes.iter().map(|v| v.voter_id).collect();
         assert_eq!(voters.len(), r.votes.len(), "one vote per voter");

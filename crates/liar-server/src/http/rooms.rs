@@ -158,29 +158,33 @@ async fn get_room(
 
 /// The room the caller holds a seat in (waiting or playing; a dropped connection keeps the seat
 /// for the reconnect grace, a second login keeps it too), so a client on a fresh device finds it.
+/// Holding no seat is an ordinary answer, not an error: `204 No Content` (a browser logs every
+/// 4xx as a red console error, and every login asks this).
 #[utoipa::path(get, path = "/api/rooms/current", tag = "rooms", security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's room, as `GET /api/rooms/{roomId}` shows it", body = RoomView),
+        (status = 204, description = "The caller holds no seat in any room"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`NOT_IN_ROOM`: the caller holds no seat in any room", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn current_room(
     State(state): State<AppState>,
     Auth(claims): Auth,
-) -> Result<axum::Json<RoomView>, ApiError> {
-    let not_in_room = || ApiError::not_found("NOT_IN_ROOM", "you are not seated in any room");
-    let id = state.rooms().room_of(claims.user).ok_or_else(not_in_room)?;
+) -> Result<axum::response::Response, ApiError> {
+    let not_in_room = || StatusCode::NO_CONTENT.into_response();
+    let Some(id) = state.rooms().room_of(claims.user) else {
+        return Ok(not_in_room());
+    };
     let view = match state.rooms().view(id).await {
         Ok(view) => view,
         // The room ended between the directory lookup and the question.
-        Err(RoomError::NotFound) => return Err(not_in_room()),
+        Err(RoomError::NotFound) => return Ok(not_in_room()),
         Err(e) => return Err(e.into()),
     };
     // The directory and the room agree except for an instant around a leave: trust the room.
     if !view.members.iter().any(|m| m.user_id == claims.user) {
-        return Err(not_in_room());
+        return Ok(not_in_room());
     }
-    Ok(axum::Json(view))
+    Ok(axum::Json(view).into_response())
 }
 
 /// Close a room (host only): every member is evicted with `room.closed`.

@@ -31,6 +31,9 @@ pub struct MeResponse {
     games: i64,
     /// Whether others may see this member's results and ranking.
     results_visible: bool,
+    /// Whether this member may edit topics (`liar admin grant`); the web client shows its
+    /// topic editor to admins only.
+    admin: bool,
 }
 
 impl From<Member> for MeResponse {
@@ -45,6 +48,7 @@ impl From<Member> for MeResponse {
             losses: m.losses,
             games: m.games,
             results_visible: m.results_visible,
+            admin: m.is_admin,
         }
     }
 }

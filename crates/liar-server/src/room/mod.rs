@@ -100,6 +100,11 @@ pub struct RoomSummary {
     pub max_players: u32,
     pub status: RoomStatus,
     pub private: bool,
+    /// `classic` or `fool`.
+    #[schema(value_type = String)]
+    pub mode: settings::Mode,
+    /// The topic setting: a topic id or `random`.
+    pub topic_id: String,
 }
 
 /// A member as rooms know him.

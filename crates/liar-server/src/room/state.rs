@@ -466,6 +466,8 @@ impl Room {
             max_players: self.settings.max_players,
             status: self.status(),
             private: self.is_private(),
+            mode: self.settings.mode,
+            topic_id: self.settings.topic_id.clone(),
         }
     }
 

@@ -24,7 +24,7 @@ async fn register_login_me_refresh_logout_round_trip() {
     assert_eq!(
         me,
         json!({"userId": user_id, "email": "ann@example.com", "username": "ann", "level": "BRONZE1",
-               "exp": 0, "wins": 0, "losses": 0, "games": 0, "resultsVisible": true})
+               "exp": 0, "wins": 0, "losses": 0, "games": 0, "resultsVisible": true, "admin": false})
     );
 
     let r = app.refresh(refresh).await;

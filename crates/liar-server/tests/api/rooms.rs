@@ -471,13 +471,11 @@ async fn current_room(app: &TestApp, access: &str) -> Value {
     r.json().await.unwrap()
 }
 
+/// "Not in a room" is an ordinary answer: 204 with an empty body, never an error status.
 async fn not_in_room(app: &TestApp, access: &str) {
-    problem(
-        current(app, Some(access)).await,
-        StatusCode::NOT_FOUND,
-        "NOT_IN_ROOM",
-    )
-    .await;
+    let r = current(app, Some(access)).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "GET /api/rooms/current");
+    assert_eq!(r.text().await.unwrap(), "");
 }
 
 #[tokio::test]
@@ -612,8 +610,7 @@ async fn the_current_room_lasts_through_the_reconnect_grace_and_not_after() {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let r = current(&app, Some(&guest.access)).await;
-        if r.status() == StatusCode::NOT_FOUND {
-            problem(r, StatusCode::NOT_FOUND, "NOT_IN_ROOM").await;
+        if r.status() == StatusCode::NO_CONTENT {
             break;
         }
         assert_eq!(r.status(), StatusCode::OK);
@@ -675,6 +672,10 @@ async fn the_current_room_needs_a_token_and_does_not_shadow_room_ids_or_codes() 
         .unwrap();
     let op = &doc["paths"]["/api/rooms/current"]["get"];
     assert!(op.is_object(), "documented");
-    assert!(op["responses"]["404"].is_object());
+    assert!(
+        op["responses"]["204"].is_object(),
+        "no seat is documented as 204"
+    );
+    assert!(op["responses"]["404"].is_null(), "and not as an error");
     assert!(op["responses"]["401"].is_object());
 }

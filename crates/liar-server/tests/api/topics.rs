@@ -199,6 +199,11 @@ async fn an_admin_adds_a_topic_and_a_room_plays_a_game_with_it() {
     within(60, async {
         let app = spawn_app().await;
         let admin = app.admin("root").await;
+        let me: Value = app.me(&admin.access).await.json().await.unwrap();
+        assert_eq!(
+            me["admin"], true,
+            "the web client learns it may show the topic editor"
+        );
 
         let r = app
             .put_topic(&admin.access, "planets", topic_body("planet", 31))
