@@ -200,8 +200,11 @@ const banner = document.getElementById('banner');
 function showConnState(state) {
   const wasOnline = showConnState.seen;
   if (state === 'online') showConnState.seen = true;
+  if (state === 'online') app.restarting = false;
   const lost = wasOnline && state !== 'online' && app.stomp && !app.stomp.stopped;
-  fill(banner, lost ? h('div', { class: 'banner', role: 'status', 'data-testid': 'reconnecting' }, t('conn.reconnecting')) : null);
+  // A restart announced by the server (`server.shutdown`) reads differently from a lost network.
+  const text = app.restarting ? t('conn.restarting') : t('conn.reconnecting');
+  fill(banner, lost ? h('div', { class: 'banner', role: 'status', 'data-testid': 'reconnecting' }, text) : null);
   const dot = header.querySelector('[data-testid=conn-status]');
   if (dot) {
     dot.className = `conn conn-${state}`;
@@ -254,6 +257,11 @@ function onPrivateEvent(ev) {
       break;
     case 'session.ended':
       sessionOver(ev.code || 'SESSION_REVOKED');
+      break;
+    case 'server.shutdown':
+      // The server is restarting: say so; the connection comes back by itself.
+      app.restarting = true;
+      showConnState('connecting');
       break;
     case 'game.card':
       if (app.room) app.room.setCard(ev);

@@ -117,7 +117,12 @@ impl Application {
             hasher: auth.hasher().clone(),
             topics: topics.clone(),
             results: store.clone(),
-            store: store.clone(),
+            store: if config.save_rooms {
+                store.clone()
+            } else {
+                tracing::warn!("save_rooms is off: a restart loses every room and running game");
+                Arc::new(crate::store::memory::MemoryRoomStore::new())
+            },
             rules: RoomRules {
                 grace_secs: secs(config.reconnect_grace_secs),
                 deal_secs: config.deal_secs,

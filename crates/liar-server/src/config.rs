@@ -98,6 +98,10 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// `reconnectAfterMs` of `server.shutdown`: when clients should try to reconnect.
     pub shutdown_reconnect_after_ms: u64,
+    /// Save every room after each transition so restarts lose no game (SPEC §3 "Durable
+    /// rooms"). `false` keeps rooms in memory only: for measuring what saving costs, never for
+    /// production.
+    pub save_rooms: bool,
 }
 
 impl Default for Config {
@@ -145,6 +149,7 @@ impl Default for Config {
             log_format: "text".into(),
             shutdown_grace_secs: 10,
             shutdown_reconnect_after_ms: 1_000,
+            save_rooms: true,
         }
     }
 }

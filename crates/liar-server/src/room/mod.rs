@@ -12,6 +12,8 @@ mod registry;
 mod saver;
 pub mod settings;
 pub mod state;
+#[cfg(test)]
+mod tests;
 
 pub use registry::{JoinOutcome, Rooms, RoomsConfig, Subscription};
 pub use settings::RoomSettings;

@@ -1,6 +1,7 @@
 //! Storage ports: the traits the domain owns. Handlers and services see only these; SQL lives in
 //! the adapters (`sqlite` now; `postgres`, `mysql` and `redis` plug in behind the same traits).
 
+pub mod memory;
 pub mod sqlite;
 
 use async_trait::async_trait;

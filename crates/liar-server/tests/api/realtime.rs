@@ -1294,7 +1294,8 @@ async fn the_lobby_sees_public_rooms_come_and_go_but_never_private_ones() {
         assert_eq!(
             created["room"],
             json!({"roomId": x, "code": code_x, "name": "public fun", "hostId": ann, "hostName": "ann",
-                   "members": 1, "maxPlayers": 8, "status": "waiting", "private": false})
+                   "members": 1, "maxPlayers": 8, "status": "waiting", "private": false,
+                   "mode": "classic", "topicId": "random"})
         );
 
         // A private room: created, joined, deleted — none of it reaches the lobby.
