@@ -4,6 +4,8 @@ use crate::helpers::*;
 use liar_server::config::LimitRule;
 use reqwest::StatusCode;
 use serde_json::json;
+use std::sync::Arc;
+use tokio::sync::Barrier;
 
 const SEED_LOGIN_RULE: LimitRule = LimitRule {
     limit: 3,
@@ -123,4 +125,100 @@ async fn the_eleventh_registration_from_one_ip_within_an_hour_is_refused() {
     }
     let r = app.register("late@example.com", "late", PASSWORD).await;
     problem(r, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED").await;
+}
+
+/// Wrong passwords raced at once, each from its own forwarded address, so the per-IP limit
+/// never applies and only the account's failure budget can stop them.
+async fn race_wrong_passwords(app: &Arc<TestApp>, email: &str, n: usize) -> Vec<StatusCode> {
+    let start = Arc::new(Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (app, start, email) = (app.clone(), start.clone(), email.to_owned());
+            tokio::spawn(async move {
+                let req = app
+                    .client
+                    .post(app.url("/api/auth/login"))
+                    .header(
+                        "x-forwarded-for",
+                        format!("10.1.{}.{}", i / 200, i % 200 + 1),
+                    )
+                    .json(&json!({"email": email, "password": "wrong password!"}));
+                start.wait().await;
+                req.send().await.unwrap().status()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn a_hundred_simultaneous_wrong_passwords_reach_the_hash_check_at_most_ten_times() {
+    let app = Arc::new(
+        spawn_app_with(|c| {
+            c.login_per_ip = SEED_LOGIN_RULE;
+            c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+            c.login_failures_per_account = LimitRule {
+                limit: 10,
+                window_secs: 900,
+                block_secs: 900,
+            };
+        })
+        .await,
+    );
+    app.register_member("ola").await;
+    let checked_before = app.password_verifications();
+    let statuses = race_wrong_passwords(&app, "ola@example.com", 100).await;
+    let checked = app.password_verifications() - checked_before;
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    let wrong = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!(refused + wrong, 100, "only 401 or 429: {statuses:?}");
+    assert!(checked <= 10, "{checked} attempts reached the hash check");
+    assert_eq!(wrong as u64, checked, "every 401 was a real check");
+    assert!(refused >= 90, "{refused} refused");
+    // The budget is spent: even the right password waits for the window to end.
+    let r = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", "10.9.9.9")
+        .json(&json!({"email": "ola@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 800, "locked for the window, got {retry}");
+    problem(r, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED").await;
+    assert_eq!(app.password_verifications() - checked_before, checked);
+}
+
+#[tokio::test]
+async fn a_successful_login_gives_its_budget_slot_back() {
+    let app = spawn_app_with(|c| {
+        c.login_failures_per_account = LimitRule {
+            limit: 2,
+            window_secs: 900,
+            block_secs: 900,
+        }
+    })
+    .await;
+    app.register_member("pia").await;
+    for _ in 0..5 {
+        app.login_member("pia").await;
+    }
+    let r = app.login("pia@example.com", "wrong password!").await;
+    problem(r, StatusCode::UNAUTHORIZED, "BAD_CREDENTIALS").await;
+    app.login_member("pia").await;
 }
