@@ -1,9 +1,10 @@
 //! Abuse limits (SPEC §1.3) and where the client address comes from.
 
 use crate::helpers::*;
+use crate::ws_client::{QUIET, StompClient, WAIT};
 use liar_server::config::LimitRule;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::sync::Arc;
 use tokio::sync::Barrier;
 
@@ -221,4 +222,88 @@ async fn a_successful_login_gives_its_budget_slot_back() {
     let r = app.login("pia@example.com", "wrong password!").await;
     problem(r, StatusCode::UNAUTHORIZED, "BAD_CREDENTIALS").await;
     app.login_member("pia").await;
+}
+
+#[tokio::test]
+async fn a_thirty_third_subscription_and_a_reused_id_are_refused_and_the_socket_stays_usable() {
+    // Frames are not what this test limits.
+    let app = spawn_app_with(|c| c.ws_frames_per_second = 1000).await;
+    let (_, sam) = app.member("sam").await;
+    let mut ws = StompClient::member(&app, &sam.access).await;
+    // `member` holds the errors and events queues: 30 more make 32.
+    for i in 0..30 {
+        ws.subscribe("/topic/lobby", &format!("lobby-{i}"))
+            .await
+            .unwrap_or_else(|e| panic!("subscription {}: {e}", i + 3));
+    }
+    let refused = ws.subscribe("/topic/lobby", "lobby-30").await.unwrap_err();
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["code"], "TOO_MANY_SUBSCRIPTIONS", "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("32"),
+        "{refused}"
+    );
+
+    ws.unsubscribe("lobby-0").await;
+    let reused = ws.subscribe("/topic/lobby", "lobby-1").await.unwrap_err();
+    assert_eq!(reused["code"], "SUBSCRIPTION_ID_IN_USE", "{reused}");
+    ws.subscribe("/topic/lobby", "lobby-0")
+        .await
+        .expect("a freed slot can be used again");
+    assert!(!ws.is_closed());
+
+    // Still usable: a new room is announced once per lobby subscription (30), no more.
+    let (_, host) = app.member("tia").await;
+    let (room, _) = app
+        .create_room(&host.access, "after the refusals", Value::Null)
+        .await;
+    let mut seen = 0;
+    while let Some(e) = ws.next_message_on("/topic/lobby", QUIET).await {
+        if e["type"] == "room.created" && e["room"]["roomId"] == room {
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 30, "{:?}", ws.summary());
+}
+
+/// Expects the `ERROR` for an oversize frame, naming the limit, then a close with 1009.
+async fn assert_closed_for_size(ws: &mut StompClient, case: &str) {
+    let e = ws.next_error_frame(WAIT).await.expect("an ERROR frame");
+    assert_eq!(e.code, "FRAME_TOO_LARGE", "{case}");
+    let message = e.body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("8192"),
+        "{case}: names the limit: {message}"
+    );
+    assert!(e.closed, "{case}: then the socket closes");
+    assert_eq!(
+        ws.close_code,
+        Some(1009),
+        "{case}: close code 1009, not a reset"
+    );
+}
+
+#[tokio::test]
+async fn an_oversize_frame_gets_an_error_naming_the_limit_then_close_1009() {
+    let app = spawn_app().await;
+    let (_, ivy) = app.member("ivy").await;
+
+    // Over the 8 KiB frame limit, in a WebSocket message the socket still reads.
+    let mut ws = StompClient::member(&app, &ivy.access).await;
+    let frame = format!(
+        "SEND\ndestination:/app/rooms/1/chat\n\n{}\0",
+        "x".repeat(9000)
+    );
+    assert!(ws.send_text(&frame).await);
+    assert_closed_for_size(&mut ws, "frame over 8 KiB").await;
+
+    // A WebSocket message too big to read at all (beyond 8 frames' worth).
+    let mut ws = StompClient::member(&app, &ivy.access).await;
+    assert!(ws.send_text(&"y".repeat(100_000)).await);
+    assert_closed_for_size(&mut ws, "message over 64 KiB").await;
+
+    // The same before CONNECT.
+    let mut ws = StompClient::open(&app).await;
+    assert!(ws.send_text(&"z".repeat(100_000)).await);
+    assert_closed_for_size(&mut ws, "before CONNECT").await;
 }

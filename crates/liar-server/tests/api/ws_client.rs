@@ -56,6 +56,8 @@ pub struct StompClient {
     pub user_id: Option<i64>,
     /// `session` of `CONNECTED`.
     pub session: Option<String>,
+    /// The code of the server's close frame, once one arrived (None after a reset).
+    pub close_code: Option<u16>,
 }
 
 impl StompClient {
@@ -98,6 +100,7 @@ impl StompClient {
             heart_beats: 0,
             user_id: None,
             session: None,
+            close_code: None,
         }
     }
 
@@ -337,6 +340,18 @@ impl StompClient {
         )
     }
 
+    /// `UNSUBSCRIBE` with a receipt; waits for the `RECEIPT`.
+    pub async fn unsubscribe(&mut self, id: &str) {
+        let receipt = format!("unsub-{id}");
+        let f = Frame::new(Command::Unsubscribe)
+            .header("id", id)
+            .header("receipt", &receipt);
+        self.send_frame(&f).await;
+        self.expect_receipt_or_error(&receipt, WAIT)
+            .await
+            .expect("unsubscribed");
+    }
+
     /// Closes the WebSocket (like a tab being closed) and waits for the server's close.
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(WAIT, self.ws.close(None)).await;
@@ -405,7 +420,8 @@ impl StompClient {
         match msg {
             Message::Text(t) => self.buf.extend_from_slice(t.as_bytes()),
             Message::Binary(b) => self.buf.extend_from_slice(&b),
-            Message::Close(_) => {
+            Message::Close(frame) => {
+                self.close_code = frame.map(|f| u16::from(f.code));
                 self.closed = true;
                 return false;
             }
