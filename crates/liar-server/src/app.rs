@@ -87,6 +87,14 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        // Accepting the setting and ignoring it would split the world without saying so. The
+        // URL itself is not printed: it may carry a password.
+        if config.redis_url.is_some() {
+            anyhow::bail!(
+                "redis_url is set, but running several nodes over Redis (SPEC §6.4) is not built \
+                 yet; unset redis_url (LIAR_REDIS_URL) to run one node with in-process state"
+            );
+        }
         let config = Arc::new(config);
         let store = store::connect(
             &config.database_url,
