@@ -172,16 +172,16 @@ impl Application {
         let grace = Duration::from_secs(state.config().shutdown_grace_secs);
         let app = crate::http::router(state.clone());
         let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
-        let serve = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let timeouts = crate::http::serve::Timeouts {
+            header: Duration::from_millis(state.config().http_header_timeout_ms),
+            idle: Duration::from_millis(state.config().http_idle_timeout_ms),
+        };
+        let serve = crate::http::serve::serve(listener, app, timeouts, async move {
             shutdown.await;
             tracing::info!("shutdown requested; draining");
             let _ = stopped_tx.send(());
         });
-        let server = tokio::spawn(async move { serve.await });
+        let server = tokio::spawn(serve);
         tokio::pin!(server);
         let result = tokio::select! {
             r = &mut server => r,

@@ -81,6 +81,12 @@ pub struct Config {
     pub password_hash_concurrency: usize,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// An HTTP connection must send a request's whole head within this time of its first byte
+    /// (a fresh connection: of being accepted), or it is closed (SPEC §4: 10 s; slow-loris).
+    pub http_header_timeout_ms: u64,
+    /// A kept-alive HTTP connection with no request for this long is closed (SPEC §4: 60 s).
+    /// Upgraded WebSockets have their own heart-beat instead.
+    pub http_idle_timeout_ms: u64,
     /// STOMP heart-beat the server offers and wants (ms); a client silent for twice the agreed
     /// interval is disconnected (SPEC §4).
     pub ws_heartbeat_ms: u64,
@@ -143,6 +149,8 @@ impl Default for Config {
                 .map(|n| n.get().div_ceil(2))
                 .unwrap_or(1),
             max_body_bytes: 64 * 1024,
+            http_header_timeout_ms: 10_000,
+            http_idle_timeout_ms: 60_000,
             ws_heartbeat_ms: 10_000,
             ws_max_subscriptions: 32,
             ws_max_frame_bytes: 8 * 1024,

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod ops;
 pub mod results;
 pub mod rooms;
+pub mod serve;
 pub mod topics;
 pub mod users;
 pub mod web;
