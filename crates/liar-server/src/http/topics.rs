@@ -294,6 +294,8 @@ async fn get_topic(
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`NOT_ADMIN`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`TOO_MANY_TOPICS`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: the body must be `application/json`", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn put_topic(
     State(state): State<AppState>,
@@ -342,6 +344,8 @@ async fn delete_topic(
         (status = 403, description = "`NOT_ADMIN`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`TOPIC_NOT_FOUND`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`WORD_EXISTS`: the id, or a normalised form of the word or an alias, is taken in the topic; `TOPIC_FULL`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: the body must be `application/json`", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn add_word(
     State(state): State<AppState>,
