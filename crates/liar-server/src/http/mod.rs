@@ -76,7 +76,8 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
 }
 
 pub fn router(state: AppState) -> Router {
-    let (api, doc) = api();
+    let (api, mut doc) = api();
+    list_topics(&mut doc, &state.catalog());
     let max_body = state.config().max_body_bytes;
     api.merge(crate::ws::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
@@ -87,6 +88,26 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(panicked))
         .with_state(state)
+}
+
+/// Writes the topics loaded at start into the served document's `SettingsPatch.topicId`, so
+/// the document does not promise that any string is a topic. Topics an admin adds later are
+/// accepted too; one removed later is refused.
+fn list_topics(doc: &mut OpenApiDoc, catalog: &liar_rules::Catalog) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+    let Some(RefOr::T(Schema::Object(patch))) = doc
+        .components
+        .as_mut()
+        .and_then(|c| c.schemas.get_mut("SettingsPatch"))
+    else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::Object(topic))) = patch.properties.get_mut("topicId") {
+        let ids = std::iter::once(crate::topics::RANDOM_TOPIC.to_owned())
+            .chain(catalog.topics().iter().map(|t| t.id.clone()));
+        topic.enum_values = Some(ids.map(serde_json::Value::from).collect());
+    }
 }
 
 /// Page size when `limit` is absent, and its upper bound (SPEC §2.1, §5: `limit` ≤ 50).

@@ -90,7 +90,7 @@ async fn my_games(
 ) -> Result<axum::Json<HistoryPage>, ApiError> {
     let mut errors = Vec::new();
     let won = match p.outcome.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some("win") => Some(true),
         Some("lose") => Some(false),
         Some(_) => {

@@ -36,7 +36,7 @@ pub struct CreateRoom {
     #[schema(max_length = 100)]
     password: Option<String>,
     /// Any subset of the room settings; the rest take their defaults.
-    #[schema(value_type = SettingsPatch, required = false)]
+    #[schema(value_type = Option<SettingsPatch>, required = false)]
     settings: Option<Value>,
 }
 
@@ -165,7 +165,7 @@ async fn list_rooms(
 ) -> Result<axum::Json<RoomPage>, ApiError> {
     let mut errors = Vec::new();
     let status = match query.status.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some("waiting") => Some(RoomStatus::Waiting),
         Some("playing") => Some(RoomStatus::Playing),
         Some(_) => {

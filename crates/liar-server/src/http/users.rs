@@ -53,7 +53,7 @@ impl From<Member> for MeResponse {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PatchMe {
     /// As at registration: 2–20 characters after NFC, no invisible characters, unique.
-    #[schema(value_type = crate::http::UsernameText, required = false)]
+    #[schema(value_type = Option<crate::http::UsernameText>, required = false)]
     username: Option<String>,
     results_visible: Option<bool>,
 }
