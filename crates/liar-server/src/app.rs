@@ -89,6 +89,14 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        // Accepting the setting and ignoring it would split the world without saying so. The
+        // URL itself is not printed: it may carry a password.
+        if config.redis_url.is_some() {
+            anyhow::bail!(
+                "redis_url is set, but running several nodes over Redis (SPEC §6.4) is not built \
+                 yet; unset redis_url (LIAR_REDIS_URL) to run one node with in-process state"
+            );
+        }
         let config = Arc::new(config);
         let store = store::connect(
             &config.database_url,
@@ -185,11 +193,11 @@ impl Application {
         let rooms = state.rooms().clone();
         let hub = state.hub().clone();
         let reconnect_after = state.config().shutdown_reconnect_after_ms;
-        let serve = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let timeouts = crate::http::serve::Timeouts {
+            header: Duration::from_millis(state.config().http_header_timeout_ms),
+            idle: Duration::from_millis(state.config().http_idle_timeout_ms),
+        };
+        let serve = crate::http::serve::serve(listener, app, timeouts, async move {
             shutdown.await;
             tracing::info!("shutdown requested; saving rooms and closing sockets");
             let _ = stopped_tx.send(());
@@ -197,7 +205,7 @@ impl Application {
             hub.begin_shutdown(reconnect_after);
             let _ = drained_tx.send(());
         });
-        let server = tokio::spawn(async move { serve.await });
+        let server = tokio::spawn(serve);
         tokio::pin!(server);
         let result = tokio::select! {
             r = &mut server => r,

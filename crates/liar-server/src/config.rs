@@ -81,9 +81,25 @@ pub struct Config {
     pub password_hash_concurrency: usize,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// An HTTP connection must send a request's whole head within this time of its first byte
+    /// (a fresh connection: of being accepted), or it is closed (SPEC §4: 10 s; slow-loris).
+    pub http_header_timeout_ms: u64,
+    /// A kept-alive HTTP connection with no request for this long is closed (SPEC §4: 60 s).
+    /// Upgraded WebSockets have their own heart-beat instead.
+    pub http_idle_timeout_ms: u64,
     /// STOMP heart-beat the server offers and wants (ms); a client silent for twice the agreed
     /// interval is disconnected (SPEC §4).
     pub ws_heartbeat_ms: u64,
+    /// Largest STOMP frame a client may send, in bytes (SPEC §4: 8 KiB). A bigger one gets an
+    /// `ERROR` frame naming the limit, then close code 1009. One WebSocket message may carry
+    /// up to 8 frames' worth of bytes.
+    pub ws_max_frame_bytes: usize,
+    /// Frames per second a connection may send (SPEC §4: 20); the excess is dropped with a
+    /// warning, and a connection over it for 3 s in a row is closed.
+    pub ws_frames_per_second: u32,
+    /// Subscriptions one WebSocket connection may hold at once (SPEC §4: 32); one more, or a
+    /// second subscription with an id already in use, is refused on `/user/queue/errors`.
+    pub ws_max_subscriptions: usize,
     /// Reconnect grace period for a dropped connection (SPEC §2.3, §3).
     pub reconnect_grace_secs: u64,
     /// Seconds players look at their cards before the first hint.
@@ -141,7 +157,12 @@ impl Default for Config {
                 .map(|n| n.get().div_ceil(2))
                 .unwrap_or(1),
             max_body_bytes: 64 * 1024,
+            http_header_timeout_ms: 10_000,
+            http_idle_timeout_ms: 60_000,
             ws_heartbeat_ms: 10_000,
+            ws_max_subscriptions: 32,
+            ws_max_frame_bytes: 8 * 1024,
+            ws_frames_per_second: 20,
             reconnect_grace_secs: 60,
             deal_secs: 5,
             turn_grace_secs: liar_rules::DEFAULT_TURN_GRACE_SECS,

@@ -2,7 +2,9 @@
 //! unvalidated email, username or password (SPEC §1.1 validation rules).
 
 use crate::error::FieldError;
+use caseless::Caseless;
 use std::fmt;
+use unicode_normalization::UnicodeNormalization;
 
 /// A member's id.
 pub type UserId = i64;
@@ -59,13 +61,19 @@ impl Email {
     }
 }
 
-/// A display name: 2–20 characters, no control characters, no leading/trailing space.
+/// A display name (SPEC §1.1): NFC-normalised, 2–20 characters after normalisation, no
+/// control or format characters (Unicode Cc/Cf: zero-width spaces and joiners, bidi overrides),
+/// no leading or trailing space. Two names are the same name when their [`Username::key`]s are
+/// equal, so "Zoë" in NFC or NFD and "ZOË" cannot belong to two members.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Username(String);
+pub struct Username {
+    display: String,
+    key: String,
+}
 
 impl Username {
     pub fn parse(raw: &str) -> Result<Username, FieldError> {
-        let s = raw.trim();
+        let s: String = raw.trim().nfc().collect();
         let n = s.chars().count();
         if n == 0 {
             return Err(FieldError::new(
@@ -88,19 +96,45 @@ impl Username {
                 format!("username allows at most {USERNAME_MAX_CHARS} characters"),
             ));
         }
-        if s.chars().any(char::is_control) {
+        if s.chars().any(|c| c.is_control() || is_format(c)) {
             return Err(FieldError::new(
                 "username",
                 "INVALID_CHARACTERS",
-                "username may not contain control characters",
+                "username may not contain control or invisible formatting characters",
             ));
         }
-        Ok(Username(s.to_owned()))
+        Ok(Username {
+            key: username_key(&s),
+            display: s,
+        })
     }
 
+    /// The name as shown (NFC).
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.display
     }
+
+    /// The name as compared: stored in a uniquely indexed column.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// The comparison key of a username: Unicode canonical caseless form (NFD, full case folding,
+/// then NFC for storage), so canonically equivalent spellings and case variants share one key.
+pub fn username_key(name: &str) -> String {
+    name.nfd().default_case_fold().nfc().collect()
+}
+
+/// Unicode general category Cf (format characters, Unicode 16.0): invisible characters such
+/// as zero-width spaces and joiners and bidi overrides, which make names that look alike.
+/// `char::is_control` covers Cc.
+fn is_format(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+        | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+        | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3
+        | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
 }
 
 /// A plaintext password on its way to the hasher. Never printed.
@@ -188,6 +222,29 @@ mod tests {
         assert!(Username::parse(&"가".repeat(20)).is_ok());
         assert!(Username::parse(&"가".repeat(21)).is_err());
         assert!(Username::parse("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn look_alike_usernames_share_one_key_and_invisible_characters_are_refused() {
+        let nfc = Username::parse("Zo\u{eb}").unwrap();
+        let nfd = Username::parse("Zoe\u{308}").unwrap();
+        let upper = Username::parse("ZO\u{cb}").unwrap();
+        assert_eq!(nfd.as_str(), "Zo\u{eb}", "stored in NFC");
+        assert_eq!(nfc.key(), nfd.key());
+        assert_eq!(nfc.key(), upper.key());
+        assert_eq!(Username::parse("Stra\u{df}e").unwrap().key(), "strasse");
+        // Two characters after NFC: "e" + combining diaeresis is one.
+        assert!(Username::parse("e\u{308}").is_err());
+        for bad in [
+            "\u{202e}admin",
+            "ad\u{200b}min",
+            "ad\u{200d}min",
+            "ad\u{2066}min",
+            "\u{feff}ann",
+        ] {
+            let e = Username::parse(bad).unwrap_err();
+            assert_eq!(e.code, "INVALID_CHARACTERS", "{bad:?}");
+        }
     }
 
     #[test]

@@ -16,11 +16,16 @@ pub trait RateLimiter: Send + Sync {
     /// Counts one event for `key`; over the limit, the key is blocked for `rule.block_secs`.
     /// `Err` carries how long the caller must wait.
     async fn hit(&self, key: &str, rule: LimitRule) -> Result<(), Duration>;
-    /// Counts one event without refusing it; reaching the limit blocks the key (used for failed
-    /// logins: the 10th failure locks the account).
-    async fn record(&self, key: &str, rule: LimitRule);
-    /// Refuses while the key is blocked, without counting.
-    async fn check(&self, key: &str) -> Result<(), Duration>;
+    /// Takes one slot of `key`'s budget *before* the work it guards (a password check), in one
+    /// atomic step: while the key is blocked, or all `rule.limit` slots of the window are taken
+    /// (failed or still in flight), the caller is refused. Checking first and counting after
+    /// the work would let a burst of concurrent attempts all pass the check (SPEC §1.3).
+    async fn reserve(&self, key: &str, rule: LimitRule) -> Result<(), Duration>;
+    /// The reserved attempt failed: its slot stays taken, and the last slot blocks the key for
+    /// `rule.block_secs` (the 10th failed login locks the account).
+    async fn fail(&self, key: &str, rule: LimitRule);
+    /// The reserved attempt succeeded (or never ran): its slot is given back.
+    async fn release(&self, key: &str, rule: LimitRule);
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -132,21 +137,31 @@ impl RateLimiter for MemoryRateLimiter {
         })
     }
 
-    async fn record(&self, key: &str, rule: LimitRule) {
+    async fn reserve(&self, key: &str, rule: LimitRule) -> Result<(), Duration> {
         let now = Instant::now();
         self.with_entry(key, rule, now, |e| {
+            blocked(e, now)?;
+            if e.count >= rule.limit {
+                // Every slot is taken until the window ends (or a failure blocks the key).
+                return Err((e.window_start + e.window).saturating_duration_since(now));
+            }
             e.count += 1;
+            Ok(())
+        })
+    }
+
+    async fn fail(&self, key: &str, rule: LimitRule) {
+        let now = Instant::now();
+        self.with_entry(key, rule, now, |e| {
             if e.count >= rule.limit {
                 e.blocked_until = Some(now + Duration::from_secs(rule.block_secs));
             }
         })
     }
 
-    async fn check(&self, key: &str) -> Result<(), Duration> {
+    async fn release(&self, key: &str, rule: LimitRule) {
         let now = Instant::now();
-        let shard = &self.shards[self.hasher.hash_one(key) as usize % SHARDS];
-        let map = shard.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(key).map_or(Ok(()), |e| blocked(e, now))
+        self.with_entry(key, rule, now, |e| e.count = e.count.saturating_sub(1))
     }
 }
 
@@ -168,22 +183,33 @@ mod tests {
         }
         let wait = l.hit("ip", RULE).await.unwrap_err();
         assert!(wait > Duration::from_secs(19) && wait <= Duration::from_secs(20));
-        assert!(l.check("ip").await.is_err());
+        assert!(l.hit("ip", RULE).await.is_err(), "still blocked");
         assert!(l.hit("other", RULE).await.is_ok());
     }
 
     #[tokio::test]
-    async fn recording_up_to_the_limit_locks_the_key() {
+    async fn reserved_slots_are_refused_beyond_the_limit_and_failures_lock_the_key() {
         let l = MemoryRateLimiter::new(1000);
         let rule = LimitRule {
             limit: 2,
             window_secs: 60,
-            block_secs: 60,
+            block_secs: 120,
         };
-        l.record("acct", rule).await;
-        assert!(l.check("acct").await.is_ok());
-        l.record("acct", rule).await;
-        assert!(l.check("acct").await.is_err());
+        assert!(l.reserve("acct", rule).await.is_ok());
+        assert!(l.reserve("acct", rule).await.is_ok());
+        // Both slots in flight: a third attempt waits for the window, not the block.
+        let wait = l.reserve("acct", rule).await.unwrap_err();
+        assert!(wait <= Duration::from_secs(60));
+        l.release("acct", rule).await;
+        assert!(l.reserve("acct", rule).await.is_ok());
+        l.fail("acct", rule).await;
+        let wait = l.reserve("acct", rule).await.unwrap_err();
+        assert!(wait > Duration::from_secs(119), "blocked, got {wait:?}");
+        l.release("acct", rule).await;
+        assert!(
+            l.reserve("acct", rule).await.is_err(),
+            "a release does not lift a block"
+        );
     }
 
     #[tokio::test]

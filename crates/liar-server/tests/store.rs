@@ -334,3 +334,50 @@ async fn a_result_that_fails_midway_leaves_nothing_behind() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn usernames_from_before_the_key_column_are_keyed_on_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/keys.db", dir.path().display());
+    let store = store::connect(&url, 2, Duration::from_secs(30))
+        .await
+        .unwrap();
+    store.close().await;
+    // Rows as migration 0007 leaves a name outside printable ASCII: no key yet.
+    let raw = SqlitePool::connect(&url).await.unwrap();
+    for (email, name) in [
+        ("a@example.com", "ZO\u{cb}"),
+        ("b@example.com", "Zoe\u{308}"),
+    ] {
+        sqlx::query(
+            "INSERT INTO members (email, username, password_hash, created_at) VALUES (?, ?, 'x', 1)",
+        )
+        .bind(email)
+        .bind(name)
+        .execute(&raw)
+        .await
+        .unwrap();
+    }
+    let store = store::connect(&url, 2, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let keys: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT username_key FROM members ORDER BY id")
+            .fetch_all(&raw)
+            .await
+            .unwrap();
+    assert_eq!(
+        keys,
+        [Some("zo\u{eb}".to_owned()), None],
+        "the look-alike stays unkeyed"
+    );
+    let taken = store
+        .create_member(NewMember {
+            email: Email::parse("c@example.com").unwrap(),
+            username: Username::parse("zo\u{eb}").unwrap(),
+            password_hash: "x".into(),
+            now: 1,
+        })
+        .await;
+    assert!(matches!(taken, Err(StoreError::UsernameTaken)), "{taken:?}");
+}

@@ -163,24 +163,44 @@ impl AuthService {
         let (Some(email), Some(password)) = (email, password) else {
             return Err(ApiError::Validation(errors));
         };
+        // The account's failure budget is reserved before the hash check, so however many
+        // attempts race, at most `limit` of them are ever checked (SPEC §1.3). A request
+        // cancelled mid-check keeps its slot: it counts as a failure.
         let account_key = format!("login:account:{}", email.as_str());
+        let budget = this.config.login_failures_per_account;
         this.limiter
-            .check(&account_key)
+            .reserve(&account_key, budget)
             .await
             .map_err(rate_limited)?;
-        let credentials = this.store.credentials(&email).await?;
-        let (id, stored) = match credentials {
+        match self.check_password(&email, password).await {
+            Ok(Some(user)) => {
+                this.limiter.release(&account_key, budget).await;
+                self.open_session(user).await
+            }
+            Ok(None) => {
+                this.limiter.fail(&account_key, budget).await;
+                Err(ApiError::BadCredentials)
+            }
+            Err(e) => {
+                this.limiter.release(&account_key, budget).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The member whose password this is, or `None` (same cost for an unknown email).
+    async fn check_password(
+        &self,
+        email: &Email,
+        password: Password,
+    ) -> Result<Option<UserId>, ApiError> {
+        let this = &self.inner;
+        let (id, stored) = match this.store.credentials(email).await? {
             Some(c) => (Some(c.id), Some(c.password_hash)),
             None => (None, None),
         };
         let verified = this.hasher.verify(password, stored).await?;
-        let Some(user) = id.filter(|_| verified) else {
-            this.limiter
-                .record(&account_key, this.config.login_failures_per_account)
-                .await;
-            return Err(ApiError::BadCredentials);
-        };
-        self.open_session(user).await
+        Ok(id.filter(|_| verified))
     }
 
     async fn open_session(&self, user: UserId) -> Result<TokenPair, ApiError> {

@@ -10,6 +10,7 @@
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use tokio::sync::{Semaphore, oneshot};
 
@@ -32,6 +33,8 @@ pub struct Hasher {
     /// Verified against when the email is unknown, so a wrong email costs as long as a wrong
     /// password and response time does not reveal which accounts exist.
     dummy_hash: Arc<str>,
+    /// Password checks started since the server began (also `liar_password_verifications_total`).
+    verifications: Arc<AtomicU64>,
 }
 
 impl Hasher {
@@ -69,6 +72,7 @@ impl Hasher {
             permits: Arc::new(Semaphore::new(threads)),
             jobs,
             dummy_hash: dummy_hash.into(),
+            verifications: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -86,6 +90,8 @@ impl Hasher {
 
     /// Checks a password against a stored PHC string (or the dummy when `stored` is `None`).
     pub async fn verify(&self, password: Password, stored: Option<String>) -> anyhow::Result<bool> {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("liar_password_verifications_total").increment(1);
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.dummy_hash.to_string());
         let ok = self
@@ -98,6 +104,11 @@ impl Hasher {
             })
             .await?;
         Ok(ok && known)
+    }
+
+    /// How many password checks this hasher has started (login budgets are tested through it).
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     async fn run<T: Send + 'static>(

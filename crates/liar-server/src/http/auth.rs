@@ -26,13 +26,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// A valid email address; stored lower-cased and unique.
-    #[schema(example = "ann@example.com")]
+    #[schema(value_type = String, required = true, nullable = false, format = Email,
+        max_length = 254, example = "ann@example.com")]
     email: Option<String>,
-    /// 2–20 characters, unique.
-    #[schema(example = "ann")]
+    /// 2–20 characters after Unicode NFC, no control or format (invisible) characters, unique
+    /// after NFC and case folding.
+    #[schema(value_type = crate::http::UsernameText, required = true, example = "ann")]
     username: Option<String>,
     /// 10–100 characters.
-    #[schema(example = "correct horse battery")]
+    #[schema(value_type = String, required = true, nullable = false, min_length = 10,
+        max_length = 100, example = "correct horse battery")]
     password: Option<String>,
 }
 
@@ -45,13 +48,18 @@ pub struct Registered {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(value_type = String, required = true, nullable = false, format = Email,
+        max_length = 254, example = "ann@example.com")]
     email: Option<String>,
+    #[schema(value_type = String, required = true, nullable = false, min_length = 1,
+        max_length = 100, example = "correct horse battery")]
     password: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RefreshRequest {
+    #[schema(value_type = String, required = true, nullable = false)]
     refresh_token: Option<String>,
 }
 
@@ -111,6 +119,7 @@ async fn register(
         (status = 200, description = "Logged in", body = TokenResponse),
         (status = 400, description = "`VALIDATION`, `MALFORMED_JSON`, `INVALID_BODY`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`BAD_CREDENTIALS` (same for a wrong email and a wrong password)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`RATE_LIMITED`: per client IP or per account", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -132,6 +141,8 @@ async fn login(
         (status = 200, description = "Rotated", body = TokenResponse),
         (status = 400, description = "`VALIDATION`, `MALFORMED_JSON`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`REFRESH_REUSED`, `SESSION_REPLACED`, `SESSION_REVOKED`, `TOKEN_EXPIRED`, `INVALID_TOKEN`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: the body must be `application/json`", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn refresh(
     State(state): State<AppState>,

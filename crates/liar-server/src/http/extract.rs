@@ -24,10 +24,22 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state)
+            .await
+            .map_err(json_rejection)?;
+        // serde would read a struct from an array too (`[null, null]`); every body is an object.
+        if !value.is_object() {
+            return Err(ApiError::bad_request(
+                "INVALID_BODY",
+                "the body must be a JSON object",
+            ));
         }
+        serde_json::from_value(value).map(ApiJson).map_err(|e| {
+            ApiError::bad_request(
+                "INVALID_BODY",
+                format!("Failed to deserialize the JSON body into the target type: {e}"),
+            )
+        })
     }
 }
 

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod ops;
 pub mod results;
 pub mod rooms;
+pub mod serve;
 pub mod topics;
 pub mod users;
 pub mod web;
@@ -75,7 +76,8 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
 }
 
 pub fn router(state: AppState) -> Router {
-    let (api, doc) = api();
+    let (api, mut doc) = api();
+    list_topics(&mut doc, &state.catalog());
     let max_body = state.config().max_body_bytes;
     api.merge(crate::ws::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
@@ -88,16 +90,76 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Writes the topics loaded at start into the served document's `SettingsPatch.topicId`, so
+/// the document does not promise that any string is a topic. Topics an admin adds later are
+/// accepted too; one removed later is refused.
+fn list_topics(doc: &mut OpenApiDoc, catalog: &liar_rules::Catalog) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+    let Some(RefOr::T(Schema::Object(patch))) = doc
+        .components
+        .as_mut()
+        .and_then(|c| c.schemas.get_mut("SettingsPatch"))
+    else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::Object(topic))) = patch.properties.get_mut("topicId") {
+        let ids = std::iter::once(crate::topics::RANDOM_TOPIC.to_owned())
+            .chain(catalog.topics().iter().map(|t| t.id.clone()));
+        topic.enum_values = Some(ids.map(serde_json::Value::from).collect());
+    }
+}
+
 /// Page size when `limit` is absent, and its upper bound (SPEC §2.1, §5: `limit` ≤ 50).
 pub const DEFAULT_PAGE: usize = 20;
 pub const MAX_PAGE: usize = 50;
 
+/// What the OpenAPI document says a username looks like (SPEC §1.1): no leading or trailing
+/// space, no control (Cc) or format (Cf, Basic Multilingual Plane) characters. Its length after
+/// NFC is checked by the server.
+pub const USERNAME_PATTERN: &str = r"^[^\s\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]([^\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]*[^\s\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb])?$";
+
+/// The OpenAPI schema of a username (component `Username`); the pattern is not a literal, so
+/// the schema is written out here rather than derived.
+pub struct UsernameText;
+
+impl utoipa::PartialSchema for UsernameText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use crate::domain::{USERNAME_MAX_CHARS, USERNAME_MIN_CHARS};
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(USERNAME_MIN_CHARS))
+            .max_length(Some(USERNAME_MAX_CHARS))
+            .pattern(Some(USERNAME_PATTERN))
+            .description(Some(
+                "2–20 characters after Unicode NFC, no control or format (invisible) \
+                 characters; unique after NFC and case folding",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for UsernameText {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Username".into()
+    }
+}
+
+/// What the OpenAPI document says an id cursor looks like (empty means none).
+pub const ID_CURSOR_PATTERN: &str = "^[0-9]{0,18}$";
+
+/// A non-negative decimal of at most 18 digits, and nothing else (no sign, no space).
+pub fn decimal(raw: &str) -> Option<i64> {
+    let plain = !raw.is_empty() && raw.len() <= 18 && raw.bytes().all(|b| b.is_ascii_digit());
+    plain.then(|| raw.parse().ok()).flatten()
+}
+
 /// Parses `limit` (1–[`MAX_PAGE`], default [`DEFAULT_PAGE`]), recording a field error if bad.
 pub fn page_limit(raw: Option<&str>, errors: &mut Vec<FieldError>) -> usize {
     match raw {
-        None | Some("") => DEFAULT_PAGE,
-        Some(l) => match l.parse::<usize>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+        None => DEFAULT_PAGE,
+        Some(l) => match decimal(l).map(|n| n as usize) {
+            Some(n) if (1..=MAX_PAGE).contains(&n) => n,
             _ => {
                 errors.push(FieldError::new(
                     "limit",
@@ -113,8 +175,8 @@ pub fn page_limit(raw: Option<&str>, errors: &mut Vec<FieldError>) -> usize {
 /// Parses an id-valued cursor (absent or empty: none), recording a field error if bad.
 pub fn id_cursor(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<i64> {
     let raw = raw.filter(|c| !c.is_empty())?;
-    raw.parse::<i64>()
-        .map_err(|_| errors.push(FieldError::new("cursor", "INVALID_VALUE", "unknown cursor")))
+    decimal(raw)
+        .ok_or_else(|| errors.push(FieldError::new("cursor", "INVALID_VALUE", "unknown cursor")))
         .ok()
 }
 

@@ -27,13 +27,25 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     /// `win` or `lose`.
+    #[param(value_type = Option<OutcomeFilter>, inline)]
     outcome: Option<String>,
     /// Substring of the game name.
     q: Option<String>,
     /// `nextCursor` of the previous page.
+    #[param(pattern = "^[0-9]{0,18}$")]
     cursor: Option<String>,
     /// 1–50, default 20.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
     limit: Option<String>,
+}
+
+/// The outcomes a history can be filtered by.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // Only its schema is used; the query is parsed by hand to list every error.
+pub enum OutcomeFilter {
+    Win,
+    Lose,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -78,7 +90,7 @@ async fn my_games(
 ) -> Result<axum::Json<HistoryPage>, ApiError> {
     let mut errors = Vec::new();
     let won = match p.outcome.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some("win") => Some(true),
         Some("lose") => Some(false),
         Some(_) => {
@@ -198,8 +210,10 @@ async fn game(
 #[into_params(parameter_in = Query)]
 pub struct LeaderboardParams {
     /// `nextCursor` of the previous page.
+    #[param(pattern = r"^([0-9]{1,18}\.[0-9]{1,18}\.[0-9]{1,18})?$")]
     cursor: Option<String>,
     /// 1–50, default 20.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
     limit: Option<String>,
 }
 
@@ -238,9 +252,9 @@ async fn leaderboard(
     let after = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => {
-            let parts: Vec<Option<i64>> = c.split('.').map(|x| x.parse().ok()).collect();
+            let parts: Vec<Option<i64>> = c.split('.').map(super::decimal).collect();
             match parts[..] {
-                [Some(exp), Some(id), Some(rank)] if rank >= 0 => Some((exp, id, rank as u64)),
+                [Some(exp), Some(id), Some(rank)] => Some((exp, id, rank as u64)),
                 _ => {
                     errors.push(FieldError::new("cursor", "INVALID_VALUE", "unknown cursor"));
                     None

@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 use super::extract::{ApiJson, ApiQuery, Auth};
 use crate::app::AppState;
 use crate::error::{ApiError, FieldError, Problem};
+use crate::room::settings::{Language, Mode, OnHostLeave, TiePolicy};
 use crate::room::{Person, RoomError, RoomId, RoomStatus, RoomSummary, RoomView};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -26,14 +27,52 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoom {
-    /// 1–30 characters.
-    #[schema(example = "Friday night")]
+    /// 1–30 characters (leading and trailing space is trimmed), no control characters.
+    #[schema(value_type = String, required = true, nullable = false, min_length = 1, max_length = 30,
+        pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$",
+        example = "Friday night")]
     name: Option<String>,
-    /// Makes the room private (not listed; joining needs it). Stored hashed.
+    /// Makes the room private (not listed; joining needs it). Stored hashed. Empty: public.
+    #[schema(max_length = 100)]
     password: Option<String>,
     /// Any subset of the room settings; the rest take their defaults.
-    #[schema(value_type = Option<crate::room::RoomSettings>)]
+    #[schema(value_type = Option<SettingsPatch>, required = false)]
     settings: Option<Value>,
+}
+
+/// Any subset of the room settings (SPEC §2.2), each within its range.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)] // Only its schema is used; the patch is checked by `RoomSettings::patched`.
+pub struct SettingsPatch {
+    #[schema(nullable = false, minimum = 3, maximum = 15)]
+    max_players: Option<u32>,
+    /// `classic` or `fool`.
+    #[schema(nullable = false, value_type = Option<String>, pattern = "^(classic|fool)$")]
+    mode: Option<Mode>,
+    #[schema(nullable = false, minimum = 1, maximum = 3)]
+    hint_rounds: Option<u32>,
+    #[schema(nullable = false, minimum = 10, maximum = 120)]
+    hint_seconds: Option<u32>,
+    #[schema(nullable = false, minimum = 0, maximum = 300)]
+    discussion_seconds: Option<u32>,
+    #[schema(nullable = false, minimum = 10, maximum = 120)]
+    vote_seconds: Option<u32>,
+    #[schema(nullable = false, minimum = 0, maximum = 120)]
+    defense_seconds: Option<u32>,
+    #[schema(nullable = false, minimum = 10, maximum = 120)]
+    guess_seconds: Option<u32>,
+    /// `liar_wins` or `revote`.
+    #[schema(nullable = false, value_type = Option<String>, pattern = "^(liar_wins|revote)$")]
+    tie_policy: Option<TiePolicy>,
+    #[schema(nullable = false)]
+    on_host_leave: Option<OnHostLeave>,
+    /// `random`, or a topic id from `GET /api/topics`.
+    #[schema(nullable = false, example = "random")]
+    topic_id: Option<String>,
+    /// `ko` or `en`.
+    #[schema(nullable = false, value_type = Option<String>, pattern = "^(ko|en)$")]
+    language: Option<Language>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -51,11 +90,23 @@ pub struct ListQuery {
     /// Substring of the room name or host name, case-insensitive.
     q: Option<String>,
     /// `waiting` or `playing`.
+    #[param(value_type = Option<StatusFilter>, inline)]
     status: Option<String>,
     /// `nextCursor` of the previous page.
+    #[param(pattern = "^[0-9]{0,18}$")]
     cursor: Option<String>,
     /// 1–50, default 20.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
     limit: Option<String>,
+}
+
+/// The room statuses a listing can be filtered by.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // Only its schema is used; the query is parsed by hand to list every error.
+pub enum StatusFilter {
+    Waiting,
+    Playing,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -73,6 +124,8 @@ pub struct RoomPage {
         (status = 400, description = "`VALIDATION` (every bad field, settings included), `MALFORMED_JSON`, `INVALID_BODY`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`IN_GAME`: the caller is playing a game elsewhere", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: the body must be `application/json`", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn create_room(
     State(state): State<AppState>,
@@ -115,7 +168,7 @@ async fn list_rooms(
 ) -> Result<axum::Json<RoomPage>, ApiError> {
     let mut errors = Vec::new();
     let status = match query.status.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some("waiting") => Some(RoomStatus::Waiting),
         Some("playing") => Some(RoomStatus::Playing),
         Some(_) => {

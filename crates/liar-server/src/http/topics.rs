@@ -53,7 +53,17 @@ where
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TopicName {
+    #[schema(
+        min_length = 1,
+        max_length = 40,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     ko: String,
+    #[schema(
+        min_length = 1,
+        max_length = 40,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     en: String,
 }
 
@@ -73,13 +83,25 @@ pub struct TopicList {
     items: Vec<TopicSummary>,
 }
 
+/// A word or topic name in one language: not blank, 1–40 characters, no control characters.
+#[derive(ToSchema)]
+#[schema(
+    min_length = 1,
+    max_length = 40,
+    pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+)]
+#[allow(dead_code)] // Only its schema is used.
+pub struct TopicText(String);
+
 /// Other accepted spellings of a word, per language (guesses match them too).
 #[derive(Serialize, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct WordAliases {
     #[serde(default)]
+    #[schema(value_type = Vec<TopicText>, max_items = 10)]
     ko: Vec<String>,
     #[serde(default)]
+    #[schema(value_type = Vec<TopicText>, max_items = 10)]
     en: Vec<String>,
 }
 
@@ -88,11 +110,21 @@ pub struct WordAliases {
 #[serde(deny_unknown_fields)]
 pub struct TopicWord {
     /// Unique within the topic: lower-case ASCII letters, digits, `_`, `-`.
-    #[schema(example = "lion")]
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,47}$", example = "lion")]
     id: String,
-    #[schema(example = "사자")]
+    #[schema(
+        min_length = 1,
+        max_length = 40,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        example = "사자"
+    )]
     ko: String,
-    #[schema(example = "Lion")]
+    #[schema(
+        min_length = 1,
+        max_length = 40,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        example = "Lion"
+    )]
     en: String,
     #[serde(default)]
     aliases: WordAliases,
@@ -118,20 +150,35 @@ pub struct TopicBody {
     /// sent back as it is).
     id: Option<String>,
     name: TopicName,
+    /// At least 30 words (and at most 1000), distinct in id and in every normalised form.
+    #[schema(min_items = 30, max_items = 1000)]
     words: Vec<TopicWord>,
     #[serde(default)]
     #[schema(value_type = Vec<Vec<String>>)]
     pairs: Vec<(String, String)>,
 }
 
-/// A word to add. Without `id`, one is made from `en` (`Ice cream` → `ice_cream`).
+/// A word to add. Without `id`, one is made from `en` (`Ice cream` → `ice_cream`; `w-` and a
+/// hash when `en` has no ASCII letter or digit).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWord {
+    /// Lower-case ASCII letters, digits, `_` and `-`, starting with a letter or digit.
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,47}$")]
     id: Option<String>,
-    #[schema(example = "수달")]
+    #[schema(
+        min_length = 1,
+        max_length = 40,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        example = "수달"
+    )]
     ko: String,
-    #[schema(example = "Otter")]
+    #[schema(
+        min_length = 1,
+        max_length = 40,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        example = "Otter"
+    )]
     en: String,
     #[serde(default)]
     aliases: WordAliases,
@@ -200,17 +247,21 @@ impl TopicBody {
     }
 }
 
+/// An id for a word whose English form has no ASCII letter or digit to make one from.
+fn hashed_word_id(en: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(en.as_bytes());
+    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("w-{hex}")
+}
+
 impl TryFrom<NewWord> for Word {
     type Error = ApiError;
 
     fn try_from(w: NewWord) -> Result<Word, ApiError> {
-        let id = w.id.or_else(|| word_id_from(&w.en)).ok_or_else(|| {
-            ApiError::Validation(vec![FieldError::new(
-                "id",
-                "REQUIRED",
-                "no id can be made from `en`; give one",
-            )])
-        })?;
+        let id =
+            w.id.or_else(|| word_id_from(&w.en))
+                .unwrap_or_else(|| hashed_word_id(&w.en));
         Ok(TopicWord {
             id,
             ko: w.ko,
@@ -294,6 +345,8 @@ async fn get_topic(
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`NOT_ADMIN`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`TOO_MANY_TOPICS`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: the body must be `application/json`", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn put_topic(
     State(state): State<AppState>,
@@ -342,6 +395,8 @@ async fn delete_topic(
         (status = 403, description = "`NOT_ADMIN`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`TOPIC_NOT_FOUND`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`WORD_EXISTS`: the id, or a normalised form of the word or an alias, is taken in the topic; `TOPIC_FULL`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: the body must be `application/json`", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn add_word(
     State(state): State<AppState>,

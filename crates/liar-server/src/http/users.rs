@@ -56,6 +56,8 @@ impl From<Member> for MeResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PatchMe {
+    /// As at registration: 2–20 characters after NFC, no invisible characters, unique.
+    #[schema(value_type = Option<crate::http::UsernameText>, required = false)]
     username: Option<String>,
     results_visible: Option<bool>,
 }
@@ -85,6 +87,8 @@ async fn me(
         (status = 400, description = "`VALIDATION`, `MALFORMED_JSON`, `INVALID_BODY` (unknown fields are refused)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`USERNAME_TAKEN`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: the body must be `application/json`", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn patch_me(
     State(state): State<AppState>,

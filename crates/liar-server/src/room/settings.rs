@@ -113,9 +113,15 @@ impl RoomSettings {
         };
         for (name, min, max) in RANGES {
             if let Some(v) = fields.get(*name) {
-                match v.as_u64() {
+                // JSON has one number type: `10.0` is the whole number 10 (as JSON Schema says).
+                let whole = v.as_u64().or_else(|| {
+                    v.as_f64()
+                        .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+                        .map(|f| f as u64)
+                });
+                match whole {
                     Some(n) if n >= u64::from(*min) && n <= u64::from(*max) => {
-                        merged.insert((*name).into(), v.clone());
+                        merged.insert((*name).into(), Value::from(n));
                     }
                     _ => errors.push(FieldError::new(
                         name,

@@ -49,6 +49,34 @@ impl SqliteStore {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.pool)
             .await?;
+        self.backfill_username_keys().await
+    }
+
+    /// Keys the usernames migration 0007 could not key in SQL (those outside printable ASCII).
+    /// A name whose key another member already holds keeps no key and is reported: an
+    /// operator renames one of the two.
+    async fn backfill_username_keys(&self) -> anyhow::Result<()> {
+        let rows = sqlx::query("SELECT id, username FROM members WHERE username_key IS NULL")
+            .fetch_all(&self.pool)
+            .await?;
+        for row in rows {
+            let (id, name): (i64, String) = (row.try_get("id")?, row.try_get("username")?);
+            let keyed = sqlx::query("UPDATE members SET username_key = ? WHERE id = ?")
+                .bind(crate::domain::username_key(&name))
+                .bind(id)
+                .execute(&self.pool)
+                .await;
+            match keyed.map_err(member_conflict) {
+                Ok(_) => {}
+                Err(StoreError::UsernameTaken) => {
+                    tracing::warn!(
+                        member = id,
+                        "username looks like another member's; rename one"
+                    )
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         Ok(())
     }
 
@@ -130,11 +158,12 @@ impl MemberStore for SqliteStore {
         self.write(move |tx| {
             Box::pin(async move {
                 let row = sqlx::query(
-                    "INSERT INTO members (email, username, password_hash, created_at) \
-                     VALUES (?, ?, ?, ?) RETURNING id",
+                    "INSERT INTO members (email, username, username_key, password_hash, \
+                     created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
                 )
                 .bind(m.email.as_str())
                 .bind(m.username.as_str())
+                .bind(m.username.key())
                 .bind(&m.password_hash)
                 .bind(m.now)
                 .fetch_one(&mut *tx)
@@ -189,11 +218,13 @@ impl MemberStore for SqliteStore {
             Box::pin(async move {
                 let sql = format!(
                     "UPDATE members SET username = COALESCE(?, username), \
+                     username_key = COALESCE(?, username_key), \
                      results_visible = COALESCE(?, results_visible) WHERE id = ? \
                      RETURNING {MEMBER_COLUMNS}"
                 );
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(patch.username.as_ref().map(|u| u.as_str()))
+                    .bind(patch.username.as_ref().map(|u| u.key()))
                     .bind(patch.results_visible)
                     .bind(id)
                     .fetch_optional(&mut *tx)

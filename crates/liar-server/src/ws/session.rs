@@ -3,7 +3,7 @@
 //! socket. Room and private events arrive through forwarder tasks, one per subscription, which
 //! resync a subscriber that fell behind with a fresh snapshot instead of stalling anyone.
 
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use bytes::{Bytes, BytesMut};
 use futures::future::BoxFuture;
 use futures::stream::{SplitSink, SplitStream};
@@ -31,17 +31,58 @@ use crate::store::SessionState;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Frames queued for one socket; beyond it, room subscriptions resync from a snapshot.
 const OUTBOX: usize = 1024;
-/// Frames per second a connection may send (SPEC §4); excess frames are dropped.
-const FRAMES_PER_SECOND: u32 = 20;
-/// Seconds of continuous excess after which the connection is closed.
+/// Seconds of continuous excess over `ws_frames_per_second` after which the connection is
+/// closed.
 const FLOOD_SECONDS: u32 = 3;
+/// After the server's close frame, how long the client has to answer it before the socket is
+/// dropped. Dropping a socket with unread bytes in it (the rest of an oversize message) sends a
+/// TCP reset, which can destroy the `ERROR` and close frames before the client reads them.
+const LINGER: Duration = Duration::from_secs(2);
 
 enum Out {
     Frame(Bytes),
     HeartBeat(Duration),
-    Close,
-    /// Close with a WebSocket close code and reason.
-    CloseWith(u16, &'static str),
+    Close(Option<CloseFrame>),
+}
+
+/// How a connection ends, so its socket is closed the right way.
+enum Ending {
+    /// The peer closed or the socket failed: nothing more to read.
+    PeerGone,
+    /// The server ends the connection (any `ERROR` already queued); a normal close.
+    Closed,
+    /// A frame over the size limit: close code 1009 (SPEC §4).
+    TooLarge,
+    /// The server is shutting down: close code 1012, "service restart" (SPEC §6.3).
+    Restart,
+}
+
+impl Ending {
+    fn for_refusal(code: &str) -> Ending {
+        if code == "FRAME_TOO_LARGE" {
+            Ending::TooLarge
+        } else {
+            Ending::Closed
+        }
+    }
+
+    fn close_frame(&self) -> Option<CloseFrame> {
+        match self {
+            Ending::TooLarge => Some(CloseFrame {
+                code: close_code::SIZE,
+                reason: Utf8Bytes::from_static("frame too large"),
+            }),
+            Ending::Restart => Some(CloseFrame {
+                code: CLOSE_RESTART,
+                reason: Utf8Bytes::from_static("server restarting"),
+            }),
+            Ending::PeerGone | Ending::Closed => None,
+        }
+    }
+
+    fn lingers(&self) -> bool {
+        matches!(self, Ending::Closed | Ending::TooLarge)
+    }
 }
 
 /// WebSocket close code "Service Restart" (RFC 6455 §7.4.1, IANA registry): the server is
@@ -59,27 +100,58 @@ pub async fn run(socket: WebSocket, state: AppState) {
     let (out, out_rx) = mpsc::channel(OUTBOX);
     let writer = tokio::spawn(write_loop(sink, out_rx));
     let mut revocations = state.auth().revocations();
-    let mut input = Input::default();
+    let mut input = Input::new(state.config().ws_max_frame_bytes);
     let connect = tokio::time::timeout(CONNECT_TIMEOUT, input.next_frame(&mut stream)).await;
     let conn = match connect {
         Err(_) => Err(("CONNECT_TIMEOUT", "no CONNECT frame in time".to_owned())),
         Ok(Err(e)) => Err(e),
         Ok(Ok(frame)) => Conn::connect(&state, out.clone(), frame).await,
     };
-    match conn {
+    let ending = match conn {
         Ok(mut conn) => {
             metrics::gauge!("liar_ws_connections").increment(1.0);
-            conn.serve(&mut stream, &mut input, &mut revocations).await;
+            let ending = conn.serve(&mut stream, &mut input, &mut revocations).await;
             conn.finish().await;
             metrics::gauge!("liar_ws_connections").decrement(1.0);
+            ending
         }
         Err((code, message)) => {
             let _ = out.send(Out::Frame(error_frame(code, &message))).await;
+            match code {
+                "CLOSED" => Ending::PeerGone,
+                _ => Ending::for_refusal(code),
+            }
         }
-    }
-    let _ = out.send(Out::Close).await;
+    };
+    let _ = out.send(Out::Close(ending.close_frame())).await;
     drop(out);
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    if ending.lingers() {
+        linger(&mut stream).await;
+    }
+}
+
+/// Reads (and ignores) whatever the client still sends until it answers the close, holding the
+/// socket open for up to [`LINGER`], so it is dropped only after the client has read everything.
+/// An oversize message is never read: after it the stream has ended and the socket is just held.
+async fn linger(stream: &mut SplitStream<WebSocket>) {
+    let deadline = Instant::now() + LINGER;
+    while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, stream.next()).await {
+        if matches!(msg, Ok(Message::Close(_))) {
+            return;
+        }
+    }
+    tokio::time::sleep_until(deadline).await;
+}
+
+/// Whether a read failed because a WebSocket message is over the size limit.
+fn oversize(e: &axum::Error) -> bool {
+    use tungstenite::error::{CapacityError, Error};
+    let inner = std::error::Error::source(e).and_then(|e| e.downcast_ref::<Error>());
+    matches!(
+        inner,
+        Some(Error::Capacity(CapacityError::MessageTooLong { .. }))
+    )
 }
 
 async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Out>) {
@@ -95,12 +167,8 @@ async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Recei
             msg = rx.recv() => match msg {
                 Some(Out::Frame(bytes)) => sink.send(to_message(bytes)).await,
                 Some(Out::HeartBeat(d)) => { beat = Some(d); Ok(()) }
-                Some(Out::CloseWith(code, reason)) => {
-                    let frame = axum::extract::ws::CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    break
-                }
-                Some(Out::Close) | None => { let _ = sink.send(Message::Close(None)).await; break }
+                Some(Out::Close(frame)) => { let _ = sink.send(Message::Close(frame)).await; break }
+                None => { let _ = sink.send(Message::Close(None)).await; break }
             },
             _ = idle => sink.send(Message::Text(Utf8Bytes::from_static("\n"))).await,
         };
@@ -123,11 +191,14 @@ struct Input {
     decoder: Decoder,
 }
 
-impl Default for Input {
-    fn default() -> Self {
+impl Input {
+    fn new(max_frame_bytes: usize) -> Input {
         Input {
             buf: BytesMut::new(),
-            decoder: Decoder::new(Limits::default()),
+            decoder: Decoder::new(Limits {
+                max_frame_bytes,
+                ..Limits::default()
+            }),
         }
     }
 }
@@ -143,6 +214,7 @@ impl Input {
             }
             match stream.next().await {
                 Some(Ok(msg)) => self.push(msg),
+                Some(Err(e)) if oversize(&e) => return Err(self.too_large()),
                 _ => return Err(("CLOSED", "connection closed".into())),
             }
         }
@@ -154,6 +226,13 @@ impl Input {
             Message::Binary(b) => self.buf.extend_from_slice(&b),
             _ => {}
         }
+    }
+
+    /// The refusal of a WebSocket message too big to even read.
+    fn too_large(&self) -> Refusal {
+        let limit = self.decoder.limits().max_frame_bytes;
+        let e = liar_stomp::DecodeError::FrameTooLarge { limit };
+        (e.code(), e.to_string())
     }
 
     /// A complete frame already buffered, if any.
@@ -253,7 +332,7 @@ impl Conn {
         stream: &mut SplitStream<WebSocket>,
         input: &mut Input,
         revocations: &mut broadcast::Receiver<Revocation>,
-    ) {
+    ) -> Ending {
         let mut last_seen = Instant::now();
         let mut shutdown = self.state.hub().shutdown_signal();
         let already = *shutdown.borrow_and_update();
@@ -269,27 +348,40 @@ impl Conn {
             };
             tokio::select! {
                 msg = stream.next() => {
-                    let Some(Ok(msg)) = msg else { return };
+                    let msg = match msg {
+                        Some(Ok(msg)) => msg,
+                        Some(Err(e)) if oversize(&e) => {
+                            let (code, message) = input.too_large();
+                            self.refuse(code, &message).await;
+                            return Ending::TooLarge;
+                        }
+                        Some(Err(_)) => return Ending::PeerGone,
+                        None => return Ending::PeerGone,
+                    };
                     last_seen = Instant::now();
                     if matches!(msg, Message::Close(_)) {
-                        return;
+                        return Ending::PeerGone;
                     }
                     input.push(msg);
                     loop {
                         match input.decoded() {
                             Ok(Some(frame)) => {
                                 if let Flow::Close = self.on_frame(frame).await {
-                                    return;
+                                    return Ending::Closed;
                                 }
                             }
                             Ok(None) => break,
-                            Err((code, message)) => return self.refuse(code, &message).await,
+                            Err((code, message)) => {
+                                self.refuse(code, &message).await;
+                                return Ending::for_refusal(code);
+                            }
                         }
                     }
                 }
                 rev = revocations.recv() => {
                     if let Some(reason) = self.revoked(rev).await {
-                        return self.kick(reason).await;
+                        self.kick(reason).await;
+                        return Ending::Closed;
                     }
                 }
                 _ = shutdown.changed() => {
@@ -298,7 +390,7 @@ impl Conn {
                         return self.server_shutdown(after).await;
                     }
                 }
-                _ = silent => return,
+                _ = silent => return Ending::PeerGone,
             }
         }
     }
@@ -342,7 +434,7 @@ impl Conn {
 
     /// The server is going away: `server.shutdown` on the member's queue, then a close with
     /// code 1012 and a reason (SPEC §6.3), so clients reconnect instead of reporting an error.
-    async fn server_shutdown(&self, reconnect_after_ms: u64) {
+    async fn server_shutdown(&self, reconnect_after_ms: u64) -> Ending {
         if let Some(sub) = &self.events_sub {
             let body = json!({"type": "server.shutdown", "reconnectAfterMs": reconnect_after_ms});
             let _ = self
@@ -350,10 +442,7 @@ impl Conn {
                 .send(Out::Frame(self.message("/user/queue/events", sub, &body)))
                 .await;
         }
-        let _ = self
-            .out
-            .send(Out::CloseWith(CLOSE_RESTART, "server restarting"))
-            .await;
+        Ending::Restart
     }
 
     async fn refuse(&self, code: &str, message: &str) {
@@ -378,9 +467,10 @@ impl Conn {
     /// Counts a frame against the rate limit; `Err` when it must be dropped or the connection
     /// closed.
     fn rate(&mut self) -> Result<(), Flow> {
+        let per_second = self.state.config().ws_frames_per_second;
         let now = Instant::now();
         if now.duration_since(self.window_start) >= Duration::from_secs(1) {
-            if self.window_frames > FRAMES_PER_SECOND {
+            if self.window_frames > per_second {
                 self.flood_streak += 1;
             } else {
                 self.flood_streak = 0;
@@ -389,16 +479,16 @@ impl Conn {
             self.window_frames = 0;
         }
         self.window_frames += 1;
-        if self.window_frames <= FRAMES_PER_SECOND {
+        if self.window_frames <= per_second {
             return Ok(());
         }
         if self.flood_streak + 1 >= FLOOD_SECONDS {
             return Err(Flow::Close);
         }
-        if self.window_frames == FRAMES_PER_SECOND + 1 {
+        if self.window_frames == per_second + 1 {
             self.error_message(
                 "RATE_LIMITED",
-                &format!("more than {FRAMES_PER_SECOND} frames per second; frames dropped"),
+                &format!("more than {per_second} frames per second; frames dropped"),
                 None,
             );
         }
@@ -464,6 +554,7 @@ impl Conn {
             ));
         };
         let (id, dest) = (id.to_owned(), dest.to_owned());
+        self.admit_subscription(&id)?;
         let task = match dest.as_str() {
             "/user/queue/errors" => {
                 self.errors_sub = Some(id.clone());
@@ -504,8 +595,26 @@ impl Conn {
                 Some(tokio::spawn(forward_room(fwd, rooms, self.user, room, sub)))
             }
         };
-        if let Some((_, Some(old))) = self.subs.insert(id, (dest, task)) {
-            old.abort();
+        self.subs.insert(id, (dest, task));
+        Ok(())
+    }
+
+    /// Refuses a subscription id already in use (STOMP 1.2: ids are unique per connection) and
+    /// one subscription past `ws_max_subscriptions`: each costs a forwarder task and a copy of
+    /// every event, so their number is bounded (SPEC §4).
+    fn admit_subscription(&self, id: &str) -> Result<(), Refusal> {
+        if self.subs.contains_key(id) {
+            return Err((
+                "SUBSCRIPTION_ID_IN_USE",
+                format!("subscription id `{id}` is already in use; UNSUBSCRIBE it first"),
+            ));
+        }
+        let max = self.state.config().ws_max_subscriptions;
+        if self.subs.len() >= max {
+            return Err((
+                "TOO_MANY_SUBSCRIPTIONS",
+                format!("a connection holds at most {max} subscriptions"),
+            ));
         }
         Ok(())
     }

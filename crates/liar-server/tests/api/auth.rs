@@ -186,3 +186,99 @@ async fn patch_me_changes_username_and_visibility_and_refuses_unknown_fields() {
     let me: Value = app.me(&t.access).await.json().await.unwrap();
     assert_eq!(me["exp"], 0);
 }
+
+/// The `code` of the `username` field error in a 400 `VALIDATION` problem.
+async fn username_error(r: reqwest::Response) -> String {
+    let v = problem(r, StatusCode::BAD_REQUEST, "VALIDATION").await;
+    let e = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["field"] == "username")
+        .unwrap_or_else(|| panic!("no username error in {v}"));
+    e["code"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn look_alike_usernames_are_one_name_and_invisible_characters_are_refused() {
+    let app = spawn_app().await;
+    let r = app
+        .register("zoe1@example.com", "Zoe\u{308}", PASSWORD)
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "the NFD spelling registers"
+    );
+    let zoe = app.login_member("zoe1").await;
+    let me: Value = app.me(&zoe.access).await.json().await.unwrap();
+    assert_eq!(me["username"], "Zo\u{eb}", "stored in NFC");
+
+    for (i, same) in ["Zo\u{eb}", "ZO\u{cb}", "zoe\u{308}", " zO\u{eb} "]
+        .iter()
+        .enumerate()
+    {
+        let r = app
+            .register(&format!("zoe{}@example.com", i + 2), same, PASSWORD)
+            .await;
+        problem(r, StatusCode::CONFLICT, "USERNAME_TAKEN").await;
+    }
+    for bad in [
+        "\u{202e}admin",
+        "ad\u{200b}min",
+        "ad\u{200d}min",
+        "\u{2066}admin\u{2069}",
+        "ad\u{feff}min",
+    ] {
+        let r = app.register("bidi@example.com", bad, PASSWORD).await;
+        assert_eq!(username_error(r).await, "INVALID_CHARACTERS", "{bad:?}");
+    }
+    // One character after NFC, however many code points.
+    let r = app
+        .register("short@example.com", "e\u{301}", PASSWORD)
+        .await;
+    assert_eq!(username_error(r).await, "TOO_SHORT");
+
+    // PATCH /api/users/me enforces the same rules.
+    let (_, ann) = app.member("ann").await;
+    let r = app
+        .patch_me(&ann.access, json!({"username": "ZOE\u{308}"}))
+        .await;
+    problem(r, StatusCode::CONFLICT, "USERNAME_TAKEN").await;
+    let r = app
+        .patch_me(&ann.access, json!({"username": "an\u{200b}n"}))
+        .await;
+    assert_eq!(username_error(r).await, "INVALID_CHARACTERS");
+    let r = app.patch_me(&ann.access, json!({"username": "ANN"})).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "a member may change the case of his own name"
+    );
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_registrations_of_look_alike_names_create_exactly_one_account() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let spellings = ["Zo\u{eb}y", "Zoe\u{308}y", "ZO\u{cb}Y", "zoe\u{308}Y"];
+    let results = join_all((0..100).map(|i| {
+        let app = app.clone();
+        let name = spellings[i % spellings.len()];
+        tokio::spawn(async move {
+            app.register(&format!("racer{i}@example.com"), name, PASSWORD)
+                .await
+                .status()
+        })
+    }))
+    .await;
+    let statuses: Vec<StatusCode> = results.into_iter().map(|r| r.unwrap()).collect();
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let taken = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((created, taken), (1, 99), "{statuses:?}");
+}

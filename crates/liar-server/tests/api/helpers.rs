@@ -25,6 +25,7 @@ pub struct TestApp {
     pub dir: TempDir,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    hasher: liar_server::auth::password::Hasher,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +69,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 pub async fn start(config: Config, dir: TempDir) -> TestApp {
     let app = Application::build(config).await.expect("server builds");
     let addr = app.local_addr();
+    let hasher = app.state().auth().hasher().clone();
     let (tx, rx) = oneshot::channel();
     let server = tokio::spawn(app.run_until(async {
         let _ = rx.await;
@@ -81,12 +83,19 @@ pub async fn start(config: Config, dir: TempDir) -> TestApp {
         dir,
         shutdown: Some(tx),
         server: Some(server),
+        hasher,
     }
 }
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// Password checks this server has run so far (the process-wide Prometheus counter
+    /// `liar_password_verifications_total` is shared by every test server in the binary).
+    pub fn password_verifications(&self) -> u64 {
+        self.hasher.verifications()
     }
 
     /// Stops the server gracefully and returns its directory (database kept).

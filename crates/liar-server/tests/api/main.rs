@@ -1,6 +1,7 @@
 //! Black-box tests: the real `liar` server on port 0, driven over real HTTP.
 
 mod auth;
+mod connections;
 mod durable;
 mod errors;
 mod game;

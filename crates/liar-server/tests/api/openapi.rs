@@ -127,3 +127,94 @@ async fn the_document_lists_exactly_the_routes_the_server_serves() {
     }
     assert!(documented.len() >= 9, "{documented:?}");
 }
+
+/// Follows a `$ref` to its component.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => &doc["components"]["schemas"][r.rsplit('/').next().unwrap()],
+        None => schema,
+    }
+}
+
+fn query_param<'a>(doc: &'a Value, path: &str, name: &str) -> &'a Value {
+    let params = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+    let p = params.iter().find(|p| p["name"] == name).unwrap();
+    resolve(doc, &p["schema"])
+}
+
+fn body_schema<'a>(doc: &'a Value, method: &str, path: &str) -> &'a Value {
+    let op = &doc["paths"][path][method];
+    resolve(
+        doc,
+        &op["requestBody"]["content"]["application/json"]["schema"],
+    )
+}
+
+#[tokio::test]
+async fn the_document_says_what_the_server_refuses() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    // Every JSON body can be refused as too large or of the wrong media type.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op.get("requestBody").is_some() {
+                for status in ["413", "415"] {
+                    assert!(
+                        op["responses"].get(status).is_some(),
+                        "{method} {path}: {status}"
+                    );
+                }
+            }
+        }
+    }
+    for path in ["/api/leaderboard", "/api/rooms", "/api/users/me/games"] {
+        let limit = query_param(&doc, path, "limit");
+        assert_eq!(
+            (limit["minimum"].as_i64(), limit["maximum"].as_i64()),
+            (Some(1), Some(50)),
+            "{path}"
+        );
+    }
+    let status = query_param(&doc, "/api/rooms", "status");
+    assert_eq!(status["enum"], serde_json::json!(["waiting", "playing"]));
+
+    let register = body_schema(&doc, "post", "/api/auth/register");
+    let username = resolve(&doc, &register["properties"]["username"]);
+    assert_eq!(
+        (
+            username["minLength"].as_i64(),
+            username["maxLength"].as_i64()
+        ),
+        (Some(2), Some(20))
+    );
+    assert!(
+        username["pattern"].as_str().unwrap().contains("\\u202e"),
+        "bidi overrides excluded"
+    );
+    let patch = body_schema(&doc, "patch", "/api/users/me");
+    assert_eq!(resolve(&doc, &patch["properties"]["username"]), username);
+
+    for (path, fields) in [
+        ("/api/auth/register", &["email", "username", "password"][..]),
+        ("/api/auth/login", &["email", "password"]),
+        ("/api/auth/refresh", &["refreshToken"]),
+        ("/api/rooms", &["name"]),
+    ] {
+        let body = body_schema(&doc, "post", path);
+        for field in fields {
+            assert!(
+                body["required"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r == field),
+                "{path}: {field} required"
+            );
+            let schema = resolve(&doc, &body["properties"][field]);
+            assert!(
+                schema.get("$ref").is_some() || schema["type"] == "string",
+                "{path}: {field} is a non-null string: {schema}"
+            );
+        }
+    }
+}

@@ -138,3 +138,42 @@ async fn admin_grant_makes_a_member_an_admin_and_refuses_an_unknown_email() {
         "{stderr}"
     );
 }
+
+#[test]
+fn serve_refuses_to_start_with_a_redis_url_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .env("LIAR_BIND", "127.0.0.1:0")
+        .env(
+            "LIAR_DATABASE_URL",
+            format!("sqlite://{}/r.db", dir.path().display()),
+        )
+        .env("LIAR_REDIS_URL", "redis://:hunter2-secret@127.0.0.1:6379")
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server started with redis_url set");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "exit status {status}");
+    assert!(
+        stderr.contains("redis_url is set") && stderr.contains("not built yet"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("hunter2"),
+        "the URL's password is not printed: {stderr}"
+    );
+}

@@ -59,6 +59,8 @@ pub struct StompClient {
     /// The server's close frame: code and reason (`None` before a close, or when the socket
     /// ended without one).
     pub close: Option<(u16, String)>,
+    /// The code of the server's close frame, once one arrived (None after a reset).
+    pub close_code: Option<u16>,
 }
 
 impl StompClient {
@@ -105,6 +107,7 @@ impl StompClient {
             user_id: None,
             session: None,
             close: None,
+            close_code: None,
         }
     }
 
@@ -362,6 +365,18 @@ impl StompClient {
         )
     }
 
+    /// `UNSUBSCRIBE` with a receipt; waits for the `RECEIPT`.
+    pub async fn unsubscribe(&mut self, id: &str) {
+        let receipt = format!("unsub-{id}");
+        let f = Frame::new(Command::Unsubscribe)
+            .header("id", id)
+            .header("receipt", &receipt);
+        self.send_frame(&f).await;
+        self.expect_receipt_or_error(&receipt, WAIT)
+            .await
+            .expect("unsubscribed");
+    }
+
     /// Closes the WebSocket (like a tab being closed) and waits for the server's close.
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(WAIT, self.ws.close(None)).await;
@@ -431,6 +446,7 @@ impl StompClient {
             Message::Text(t) => self.buf.extend_from_slice(t.as_bytes()),
             Message::Binary(b) => self.buf.extend_from_slice(&b),
             Message::Close(frame) => {
+                self.close_code = frame.as_ref().map(|f| u16::from(f.code));
                 self.close = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
                 self.closed = true;
                 return false;
