@@ -158,8 +158,8 @@ pub struct TopicBody {
     pairs: Vec<(String, String)>,
 }
 
-/// A word to add. Without `id`, one is made from `en` (`Ice cream` → `ice_cream`; `w-` and a
-/// hash when `en` has no ASCII letter or digit).
+/// A word to add. Without `id`, one is made from `en` (`Ice cream` → `ice_cream`), so `en`
+/// then needs an ASCII letter or digit (the document says so with an `anyOf`).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWord {
@@ -247,21 +247,17 @@ impl TopicBody {
     }
 }
 
-/// An id for a word whose English form has no ASCII letter or digit to make one from.
-fn hashed_word_id(en: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(en.as_bytes());
-    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-    format!("w-{hex}")
-}
-
 impl TryFrom<NewWord> for Word {
     type Error = ApiError;
 
     fn try_from(w: NewWord) -> Result<Word, ApiError> {
-        let id =
-            w.id.or_else(|| word_id_from(&w.en))
-                .unwrap_or_else(|| hashed_word_id(&w.en));
+        let id = w.id.or_else(|| word_id_from(&w.en)).ok_or_else(|| {
+            ApiError::Validation(vec![FieldError::new(
+                "id",
+                "REQUIRED",
+                "no id can be made from `en`; give one",
+            )])
+        })?;
         Ok(TopicWord {
             id,
             ko: w.ko,
