@@ -6,12 +6,15 @@ mod game;
 mod helpers;
 mod limits;
 mod openapi;
+mod outage;
 mod pool;
 mod process;
 mod realtime;
 mod results;
 mod rooms;
 mod sessions;
+#[path = "../common/testdb.rs"]
+mod testdb;
 mod tokens;
 mod topics;
 mod ws_client;

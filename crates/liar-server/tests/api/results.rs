@@ -3,8 +3,9 @@
 //! hidden members, who may see a game — and a real `liar` process killed (SIGKILL) right after
 //! its games ended, restarted on the same database, with every finished game stored once.
 //!
-//! Most results are stored through the store port on the server's own SQLite file (what the room
-//! actor does when a game ends); the crash test plays real games with bots over STOMP.
+//! Most results are stored through the store port on the server's own database (what the room
+//! actor does when a game ends); the crash test plays real games with bots over STOMP. Every
+//! test runs on the engine `spawn_app()` picks (`LIAR_TEST_DATABASE_URL`), the crash test too.
 
 use crate::helpers::*;
 use bytes::BytesMut;
@@ -32,15 +33,11 @@ async fn within<T>(secs: u64, test: impl Future<Output = T>) -> T {
         .expect("the test timed out")
 }
 
-/// The store port on the test server's own database file (a second pool on the same file).
+/// The store port on the test server's own database (a second pool on it).
 async fn store_of(app: &TestApp) -> Arc<dyn Store> {
-    store::connect(&db_url(app.dir.path()), 4, Duration::from_secs(10))
+    store::connect(&app.database_url, 4, Duration::from_secs(10))
         .await
         .expect("the store opens")
-}
-
-fn db_url(dir: &Path) -> String {
-    format!("sqlite://{}/liar.db", dir.display())
 }
 
 /// A finished game of `players` named `name`; `winner` is `liar`, `citizens` or `None`
@@ -477,14 +474,11 @@ async fn only_the_games_players_and_admins_see_a_game() {
         }
 
         // An admin sees every game.
-        let raw = sqlx::SqlitePool::connect(&db_url(app.dir.path()))
-            .await
-            .unwrap();
-        sqlx::query("UPDATE members SET is_admin = 1 WHERE id = ?")
-            .bind(eve)
-            .execute(&raw)
-            .await
-            .unwrap();
+        crate::testdb::execute(
+            &app.database_url,
+            &format!("UPDATE members SET is_admin = TRUE WHERE id = {eve}"),
+        )
+        .await;
         let r = get(&app, &path, Some(&eve_t.access)).await;
         assert_eq!(r.status(), StatusCode::OK, "an admin may see any game");
     })
@@ -663,7 +657,7 @@ struct Server {
 }
 
 impl Server {
-    async fn start(dir: &Path, run: u32) -> Server {
+    async fn start(dir: &Path, database_url: &str, run: u32) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -675,7 +669,7 @@ impl Server {
         let child = std::process::Command::new(BIN)
             .arg("serve")
             .env("LIAR_BIND", addr.to_string())
-            .env("LIAR_DATABASE_URL", db_url(dir))
+            .env("LIAR_DATABASE_URL", database_url)
             .env("LIAR_JWT_SECRET", JWT_SECRET)
             .env("LIAR_DEAL_SECS", "0")
             .env("LIAR_RESULT_DISPLAY_SECS", "1")
@@ -1004,7 +998,8 @@ async fn a_sigkill_right_after_games_end_loses_no_finished_game_and_stores_none_
     within(240, async {
         let dir = tempfile::tempdir().unwrap();
         let http = reqwest::Client::new();
-        let mut server = Server::start(dir.path(), 1).await;
+        let (database_url, _database) = app_database(dir.path()).await;
+        let mut server = Server::start(dir.path(), &database_url, 1).await;
 
         let tables: [(&str, usize); 3] = [
             ("금요일 밤 게임", 4),
@@ -1055,7 +1050,7 @@ async fn a_sigkill_right_after_games_end_loses_no_finished_game_and_stores_none_
         assert_eq!(distinct.len(), tables.len(), "three games, three ids");
 
         // Restart on the same database: every announced game is there, once.
-        let server = Server::start(dir.path(), 2).await;
+        let server = Server::start(dir.path(), &database_url, 2).await;
         for (t, (name, _)) in tables.iter().enumerate() {
             let (game_id, e) = &told[t];
             for who in &names_of[t] {
@@ -1120,19 +1115,13 @@ async fn a_sigkill_right_after_games_end_loses_no_finished_game_and_stores_none_
                 assert_eq!(g["liarId"], e["liarId"]);
             }
         }
-        let raw = sqlx::SqlitePool::connect(&db_url(dir.path()))
-            .await
-            .unwrap();
         for (table, want) in [
             ("games", 3),
             ("outbox", 3),
             ("game_players", tables.iter().map(|(_, n)| *n as i64).sum()),
         ] {
-            let n: i64 =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                    .fetch_one(&raw)
-                    .await
-                    .unwrap();
+            let n =
+                crate::testdb::count(&database_url, &format!("SELECT COUNT(*) FROM {table}")).await;
             assert_eq!(n, want, "{table}");
         }
         drop(server);

@@ -128,15 +128,9 @@ pub async fn execute(url: &str, sql: &str) {
 /// [`API_DATABASE_VAR`] is set, a database on that server named after `dir` (so a restarted
 /// app in the same folder finds the same database). The guard drops the server database.
 pub async fn app_database(dir: &Path) -> (String, Option<DropGuard>) {
-    match std::env::var(API_DATABASE_VAR) {
-        Ok(server) => {
-            let digest = Sha256::digest(dir.display().to_string().as_bytes());
-            let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-            let guard = DropGuard::create(&server, &format!("liar_t_{hex}")).await;
-            (guard.url.clone(), Some(guard))
-        }
-        Err(_) => (sqlite_url(dir), None),
-    }
+    let url = app_database_url(dir);
+    let guard = database_for(&url).await;
+    (url, guard)
 }
 
 /// The URL [`app_database`] gives for `dir`, without creating anything.
@@ -149,6 +143,19 @@ pub fn app_database_url(dir: &Path) -> String {
         }
         Err(_) => sqlite_url(dir),
     }
+}
+
+/// Creates the server database `url` names (unless it exists) through the server of
+/// [`API_DATABASE_VAR`]; nothing for a SQLite URL, which creates its file itself.
+pub async fn database_for(url: &str) -> Option<DropGuard> {
+    if Engine::of_url(url) == Some(Engine::Sqlite) {
+        return None;
+    }
+    let server = std::env::var(API_DATABASE_VAR)
+        .unwrap_or_else(|_| panic!("{url}: a server database needs {API_DATABASE_VAR}"));
+    let base = url.split('?').next().unwrap_or(url);
+    let name = base.rsplit('/').next().unwrap_or_default();
+    Some(DropGuard::create(&server, name).await)
 }
 
 fn sqlite_url(dir: &Path) -> String {
@@ -223,8 +230,10 @@ impl Drop for DropGuard {
             rt.block_on(drop_database(&server, &name))
         })
         .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("note: test database {} was not dropped", self.name);
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("note: test database {} was not dropped: {e}", self.name),
+            Err(_) => eprintln!("note: test database {} was not dropped", self.name),
         }
     }
 }
@@ -241,6 +250,20 @@ async fn drop_database(server: &str, name: &str) -> Result<(), sqlx::Error> {
         }
         Some(Engine::MySql) => {
             let mut c = sqlx::MySqlConnection::connect(&mysql_scheme(server)).await?;
+            // The server under test may still hold connections, one of them inside a
+            // transaction whose metadata lock would make DROP wait for ever: end them first
+            // (what PostgreSQL's FORCE does).
+            let holders: Vec<u64> = sqlx::query_scalar(
+                "SELECT id FROM information_schema.processlist WHERE db = ? \
+                 AND id <> CONNECTION_ID()",
+            )
+            .bind(name)
+            .fetch_all(&mut c)
+            .await?;
+            for id in holders {
+                // One may have gone by itself in the meantime.
+                let _ = c.execute(sqlx::AssertSqlSafe(format!("KILL {id}"))).await;
+            }
             c.execute(sqlx::AssertSqlSafe(format!(
                 "DROP DATABASE IF EXISTS {name}"
             )))
