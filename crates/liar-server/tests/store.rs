@@ -1,45 +1,87 @@
-//! The result store's guarantees (SPEC §3.1, §5) against a real SQLite file: a game is stored in
-//! one transaction, exactly once per key however many end signals arrive and however many games
-//! of the same members end at once; an aborted game is kept with no experience.
+//! The storage ports' conformance suite (SPEC §3.1, §5, §6.2, §6.4), run unchanged against every
+//! engine: SQLite always, PostgreSQL and MySQL/MariaDB when `LIAR_TEST_POSTGRES_URL` /
+//! `LIAR_TEST_MYSQL_URL` name a server (each test then gets a fresh database of its own,
+//! dropped afterwards; see `common/testdb.rs`). A game is stored in one transaction, exactly
+//! once per key however many end signals arrive and however many games of the same members end
+//! at once; an aborted game is kept with no experience; concurrent registrations and logins
+//! leave one account and one live session; room saves are fenced by their epoch.
+
+#[path = "common/testdb.rs"]
+mod testdb;
 
 use futures::future::join_all;
 use liar_server::domain::{Email, UserId, Username};
 use liar_server::store::{
-    self, FinishedGame, FinishedPlayer, HistoryQuery, NewMember, Store, StoreError,
+    self, Engine, FinishedGame, FinishedPlayer, HistoryQuery, NewMember, NewSession, RoomWrite,
+    SessionState, Store, StoreError,
 };
-use sqlx::Row;
-use sqlx::sqlite::SqlitePool;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tempfile::TempDir;
+use testdb::TestDb;
 
-/// Runs a whole test under a deadline, so nothing can hang.
-async fn within<T>(secs: u64, test: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), test)
+/// Each test below, once per engine: `sqlite::name`, `postgres::name`, `mysql::name`.
+macro_rules! on_every_engine {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $test() {
+                super::run(super::Engine::Sqlite, stringify!($test), super::$test).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $test() {
+                super::run(super::Engine::Postgres, stringify!($test), super::$test).await
+            })*
+        }
+        mod mysql {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $test() {
+                super::run(super::Engine::MySql, stringify!($test), super::$test).await
+            })*
+        }
+    };
+}
+
+on_every_engine!(
+    a_hundred_concurrent_end_signals_for_one_game_store_one_result,
+    ten_concurrent_games_of_the_same_four_members_add_up_to_the_sum_of_the_games,
+    an_aborted_game_is_stored_as_aborted_with_no_experience,
+    a_result_that_fails_midway_leaves_nothing_behind,
+    a_thousand_concurrent_registrations_of_one_email_create_one_member,
+    a_taken_username_is_told_apart_from_a_taken_email_by_code,
+    three_hundred_concurrent_logins_of_one_member_leave_one_live_session,
+    history_search_ignores_case_and_keeps_wildcards_literal,
+    a_stale_epoch_is_fenced_and_its_events_are_not_stored,
+    take_over_bumps_every_epoch_returns_the_log_tail_and_forgets_unsaved_rooms,
+    a_deleted_room_takes_its_events_with_it_and_pruning_keeps_the_tail,
+    a_hundred_concurrent_creates_of_one_code_reserve_exactly_one_room,
+);
+
+/// Opens a fresh database on `engine` and runs `test` on it under a deadline, so nothing can
+/// hang; a skipped engine returns at once.
+async fn run<F, Fut>(engine: Engine, name: &str, test: F)
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some(raw) = TestDb::fresh(engine, name).await else {
+        return;
+    };
+    let store = store::connect(&raw.url, 8, Duration::from_secs(30))
         .await
-        .expect("the test timed out")
+        .expect("the store opens and migrates");
+    let db = Db { store, raw };
+    tokio::time::timeout(Duration::from_secs(120), test(db))
+        .await
+        .expect("the test timed out");
 }
 
 struct Db {
     store: Arc<dyn Store>,
-    /// A second, plain pool on the same file, to count rows the ports do not expose.
-    raw: SqlitePool,
-    _dir: TempDir,
-}
-
-async fn db() -> Db {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/store.db", dir.path().display());
-    let store = store::connect(&url, 8, Duration::from_secs(30))
-        .await
-        .expect("the store opens and migrates");
-    let raw = SqlitePool::connect(&url).await.unwrap();
-    Db {
-        store,
-        raw,
-        _dir: dir,
-    }
+    /// The database itself, to count rows the ports do not expose.
+    raw: TestDb,
 }
 
 impl Db {
@@ -56,11 +98,7 @@ impl Db {
     }
 
     async fn count(&self, sql: &str) -> i64 {
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_one(&self.raw)
-            .await
-            .unwrap()
-            .get::<i64, _>(0)
+        self.raw.count(sql).await
     }
 
     /// `(exp, level, wins, losses, games)` as stored.
@@ -130,209 +168,562 @@ fn game(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_hundred_concurrent_end_signals_for_one_game_store_one_result() {
-    within(60, async {
-        let db = db().await;
-        let ids = [
-            db.member("ann").await,
-            db.member("bob").await,
-            db.member("cid").await,
-            db.member("dan").await,
-        ];
-        let g = liar_wins("room-1-1-abc", ids[0], &ids);
-        let calls = (0..100).map(|_| {
+async fn a_hundred_concurrent_end_signals_for_one_game_store_one_result(db: Db) {
+    let ids = [
+        db.member("ann").await,
+        db.member("bob").await,
+        db.member("cid").await,
+        db.member("dan").await,
+    ];
+    let g = liar_wins("room-1-1-abc", ids[0], &ids);
+    let calls = (0..100).map(|_| {
+        let store = db.store.clone();
+        let g = g.clone();
+        tokio::spawn(async move { store.record_game(g).await })
+    });
+    let answers: Vec<_> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().expect("every end signal is answered"))
+        .collect();
+
+    let (game_id, totals) = answers[0].clone();
+    for (id, t) in &answers {
+        assert_eq!(*id, game_id, "every signal names the same stored game");
+        assert_eq!(t, &totals, "every signal reports the same totals");
+    }
+    assert_eq!(db.count("SELECT COUNT(*) FROM games").await, 1);
+    assert_eq!(db.count("SELECT COUNT(*) FROM game_players").await, 4);
+    assert_eq!(db.count("SELECT COUNT(*) FROM outbox").await, 1);
+    assert_eq!(
+        db.totals(ids[0]).await,
+        (49, "BRONZE1".into(), 1, 0, 1),
+        "the liar is paid once"
+    );
+    for &c in &ids[1..] {
+        assert_eq!(db.totals(c).await, (15, "BRONZE1".into(), 0, 1, 1));
+    }
+    let liar_total = totals.iter().find(|t| t.user_id == ids[0]).unwrap();
+    assert_eq!((liar_total.exp, liar_total.level.as_str()), (49, "BRONZE1"));
+}
+
+async fn ten_concurrent_games_of_the_same_four_members_add_up_to_the_sum_of_the_games(db: Db) {
+    let ids = [
+        db.member("ann").await,
+        db.member("bob").await,
+        db.member("cid").await,
+        db.member("dan").await,
+    ];
+    // Ten games, each ended three times over, all at once.
+    let mut calls = Vec::new();
+    for g in 0..10 {
+        let game = liar_wins(&format!("room-{g}-1-xyz"), ids[0], &ids);
+        for _ in 0..3 {
             let store = db.store.clone();
-            let g = g.clone();
-            tokio::spawn(async move { store.record_game(g).await })
-        });
-        let answers: Vec<_> = join_all(calls)
-            .await
-            .into_iter()
-            .map(|r| r.unwrap().expect("every end signal is answered"))
-            .collect();
-
-        let (game_id, totals) = answers[0].clone();
-        for (id, t) in &answers {
-            assert_eq!(*id, game_id, "every signal names the same stored game");
-            assert_eq!(t, &totals, "every signal reports the same totals");
+            let game = game.clone();
+            calls.push(tokio::spawn(async move { store.record_game(game).await }));
         }
-        assert_eq!(db.count("SELECT COUNT(*) FROM games").await, 1);
-        assert_eq!(db.count("SELECT COUNT(*) FROM game_players").await, 4);
-        assert_eq!(db.count("SELECT COUNT(*) FROM outbox").await, 1);
-        assert_eq!(
-            db.totals(ids[0]).await,
-            (49, "BRONZE1".into(), 1, 0, 1),
-            "the liar is paid once"
-        );
-        for &c in &ids[1..] {
-            assert_eq!(db.totals(c).await, (15, "BRONZE1".into(), 0, 1, 1));
-        }
-        let liar_total = totals.iter().find(|t| t.user_id == ids[0]).unwrap();
-        assert_eq!((liar_total.exp, liar_total.level.as_str()), (49, "BRONZE1"));
-    })
-    .await;
-}
+    }
+    let mut game_ids: Vec<i64> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().expect("stored").0)
+        .collect();
+    game_ids.sort();
+    game_ids.dedup();
+    assert_eq!(game_ids.len(), 10, "ten games, each stored once");
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn ten_concurrent_games_of_the_same_four_members_add_up_to_the_sum_of_the_games() {
-    within(60, async {
-        let db = db().await;
-        let ids = [
-            db.member("ann").await,
-            db.member("bob").await,
-            db.member("cid").await,
-            db.member("dan").await,
-        ];
-        // Ten games, each ended three times over, all at once.
-        let mut calls = Vec::new();
-        for g in 0..10 {
-            let game = liar_wins(&format!("room-{g}-1-xyz"), ids[0], &ids);
-            for _ in 0..3 {
-                let store = db.store.clone();
-                let game = game.clone();
-                calls.push(tokio::spawn(async move { store.record_game(game).await }));
-            }
-        }
-        let mut game_ids: Vec<i64> = join_all(calls)
-            .await
-            .into_iter()
-            .map(|r| r.unwrap().expect("stored").0)
-            .collect();
-        game_ids.sort();
-        game_ids.dedup();
-        assert_eq!(game_ids.len(), 10, "ten games, each stored once");
-
-        assert_eq!(db.count("SELECT COUNT(*) FROM games").await, 10);
-        assert_eq!(db.count("SELECT COUNT(*) FROM game_players").await, 40);
-        assert_eq!(db.count("SELECT COUNT(*) FROM outbox").await, 10);
-        // The liar: 10 × 49 = 490 (SILVER1 from 300); citizens: 10 × 15 = 150 (BRONZE2 from 100).
-        assert_eq!(db.totals(ids[0]).await, (490, "SILVER1".into(), 10, 0, 10));
-        for &c in &ids[1..] {
-            assert_eq!(db.totals(c).await, (150, "BRONZE2".into(), 0, 10, 10));
-        }
-        let history = db
-            .store
-            .history(HistoryQuery {
-                user: ids[1],
-                won: None,
-                q: None,
-                before: None,
-                limit: 50,
-            })
-            .await
-            .unwrap();
-        let mut seen: Vec<i64> = history.iter().map(|h| h.game_id).collect();
-        assert!(
-            seen.windows(2).all(|w| w[0] > w[1]),
-            "newest first: {seen:?}"
-        );
-        seen.sort();
-        assert_eq!(seen, game_ids, "a citizen's history holds each game once");
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_aborted_game_is_stored_as_aborted_with_no_experience() {
-    within(30, async {
-        let db = db().await;
-        let ids = [
-            db.member("ann").await,
-            db.member("bob").await,
-            db.member("cid").await,
-        ];
-        let (won_id, _) = db
-            .store
-            .record_game(liar_wins("room-1-1-a", ids[0], &ids))
-            .await
-            .unwrap();
-        let before: Vec<_> = join_all(ids.iter().map(|&i| db.totals(i))).await;
-
-        let (aborted_id, totals) = db
-            .store
-            .record_game(aborted("room-1-2-b", ids[1], &ids))
-            .await
-            .unwrap();
-        assert_ne!(aborted_id, won_id);
-        let after: Vec<_> = join_all(ids.iter().map(|&i| db.totals(i))).await;
-        assert_eq!(after, before, "an aborted game changes no member's totals");
-        for (t, b) in totals.iter().zip(&before) {
-            assert_eq!((t.exp, &t.level), (b.0, &b.1), "reported totals are unchanged");
-        }
-
-        let stored = db.store.game(aborted_id).await.unwrap().expect("stored");
-        assert!(stored.aborted);
-        assert_eq!(stored.winner, None);
-        let mut participants = stored.participants.clone();
-        participants.sort();
-        assert_eq!(participants, ids.to_vec());
-        assert_eq!(
-            db.count(&format!(
-                "SELECT COUNT(*) FROM game_players WHERE game_id = {aborted_id} AND (exp <> 0 OR won <> 0)"
-            ))
-            .await,
-            0,
-            "no player of an aborted game gains or wins"
-        );
-
-        let page = |won| HistoryQuery {
-            user: ids[2],
-            won,
+    assert_eq!(db.count("SELECT COUNT(*) FROM games").await, 10);
+    assert_eq!(db.count("SELECT COUNT(*) FROM game_players").await, 40);
+    assert_eq!(db.count("SELECT COUNT(*) FROM outbox").await, 10);
+    // The liar: 10 × 49 = 490 (SILVER1 from 300); citizens: 10 × 15 = 150 (BRONZE2 from 100).
+    assert_eq!(db.totals(ids[0]).await, (490, "SILVER1".into(), 10, 0, 10));
+    for &c in &ids[1..] {
+        assert_eq!(db.totals(c).await, (150, "BRONZE2".into(), 0, 10, 10));
+    }
+    let history = db
+        .store
+        .history(HistoryQuery {
+            user: ids[1],
+            won: None,
             q: None,
             before: None,
-            limit: 10,
-        };
-        let all = db.store.history(page(None)).await.unwrap();
-        assert_eq!(
-            all.iter().map(|h| (h.game_id, h.aborted)).collect::<Vec<_>>(),
-            vec![(aborted_id, true), (won_id, false)],
-            "the aborted game is in the history, marked"
-        );
-        let lost = db.store.history(page(Some(false))).await.unwrap();
-        assert_eq!(
-            lost.iter().map(|h| h.game_id).collect::<Vec<_>>(),
-            vec![won_id],
-            "an aborted game is neither lost…"
-        );
-        let won = db.store.history(page(Some(true))).await.unwrap();
-        assert!(won.is_empty(), "…nor won");
-    })
-    .await;
+            limit: 50,
+        })
+        .await
+        .unwrap();
+    let mut seen: Vec<i64> = history.iter().map(|h| h.game_id).collect();
+    assert!(
+        seen.windows(2).all(|w| w[0] > w[1]),
+        "newest first: {seen:?}"
+    );
+    seen.sort();
+    assert_eq!(seen, game_ids, "a citizen's history holds each game once");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_result_that_fails_midway_leaves_nothing_behind() {
-    within(30, async {
-        let db = db().await;
-        let ids = [db.member("ann").await, db.member("bob").await];
-        // The third player does not exist: the write fails after the first two were paid.
-        let mut players = ids.to_vec();
-        players.push(999_999);
-        let err = db
-            .store
-            .record_game(liar_wins("room-1-1-bad", ids[0], &players))
-            .await
-            .expect_err("a result naming an unknown member is refused");
-        assert!(matches!(err, StoreError::Other(_)), "{err:?}");
+async fn an_aborted_game_is_stored_as_aborted_with_no_experience(db: Db) {
+    let ids = [
+        db.member("ann").await,
+        db.member("bob").await,
+        db.member("cid").await,
+    ];
+    let (won_id, _) = db
+        .store
+        .record_game(liar_wins("room-1-1-a", ids[0], &ids))
+        .await
+        .unwrap();
+    let before: Vec<_> = join_all(ids.iter().map(|&i| db.totals(i))).await;
 
-        assert_eq!(db.count("SELECT COUNT(*) FROM games").await, 0);
-        assert_eq!(db.count("SELECT COUNT(*) FROM game_players").await, 0);
-        assert_eq!(db.count("SELECT COUNT(*) FROM outbox").await, 0);
-        for &id in &ids {
-            assert_eq!(db.totals(id).await, (0, "BRONZE1".into(), 0, 0, 0));
+    let (aborted_id, totals) = db
+        .store
+        .record_game(aborted("room-1-2-b", ids[1], &ids))
+        .await
+        .unwrap();
+    assert_ne!(aborted_id, won_id);
+    let after: Vec<_> = join_all(ids.iter().map(|&i| db.totals(i))).await;
+    assert_eq!(after, before, "an aborted game changes no member's totals");
+    for (t, b) in totals.iter().zip(&before) {
+        assert_eq!(
+            (t.exp, &t.level),
+            (b.0, &b.1),
+            "reported totals are unchanged"
+        );
+    }
+
+    let stored = db.store.game(aborted_id).await.unwrap().expect("stored");
+    assert!(stored.aborted);
+    assert_eq!(stored.winner, None);
+    let mut participants = stored.participants.clone();
+    participants.sort();
+    assert_eq!(participants, ids.to_vec());
+    assert_eq!(
+        db.count(&format!(
+            "SELECT COUNT(*) FROM game_players WHERE game_id = {aborted_id} AND (exp <> 0 OR won)"
+        ))
+        .await,
+        0,
+        "no player of an aborted game gains or wins"
+    );
+
+    let page = |won| HistoryQuery {
+        user: ids[2],
+        won,
+        q: None,
+        before: None,
+        limit: 10,
+    };
+    let all = db.store.history(page(None)).await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|h| (h.game_id, h.aborted))
+            .collect::<Vec<_>>(),
+        vec![(aborted_id, true), (won_id, false)],
+        "the aborted game is in the history, marked"
+    );
+    let lost = db.store.history(page(Some(false))).await.unwrap();
+    assert_eq!(
+        lost.iter().map(|h| h.game_id).collect::<Vec<_>>(),
+        vec![won_id],
+        "an aborted game is neither lost…"
+    );
+    let won = db.store.history(page(Some(true))).await.unwrap();
+    assert!(won.is_empty(), "…nor won");
+}
+
+async fn a_result_that_fails_midway_leaves_nothing_behind(db: Db) {
+    let ids = [db.member("ann").await, db.member("bob").await];
+    // The third player does not exist: the write fails after the first two were paid.
+    let mut players = ids.to_vec();
+    players.push(999_999);
+    let err = db
+        .store
+        .record_game(liar_wins("room-1-1-bad", ids[0], &players))
+        .await
+        .expect_err("a result naming an unknown member is refused");
+    assert!(matches!(err, StoreError::Other(_)), "{err:?}");
+
+    assert_eq!(db.count("SELECT COUNT(*) FROM games").await, 0);
+    assert_eq!(db.count("SELECT COUNT(*) FROM game_players").await, 0);
+    assert_eq!(db.count("SELECT COUNT(*) FROM outbox").await, 0);
+    for &id in &ids {
+        assert_eq!(db.totals(id).await, (0, "BRONZE1".into(), 0, 0, 0));
+    }
+
+    // The same key with a valid roster is then stored normally.
+    let (id, _) = db
+        .store
+        .record_game(liar_wins("room-1-1-bad", ids[0], &ids))
+        .await
+        .expect("stored");
+    assert!(db.store.game(id).await.unwrap().is_some());
+    assert_eq!(db.totals(ids[0]).await.0, 51, "liar of two: 53 − 2");
+}
+
+// ---- Members and sessions ----------------------------------------------------------------------
+
+fn new_member(email: &str, username: &str) -> NewMember {
+    NewMember {
+        email: Email::parse(email).unwrap(),
+        username: Username::parse(username).unwrap(),
+        password_hash: "not-a-real-hash".into(),
+        now: 1,
+    }
+}
+
+async fn a_thousand_concurrent_registrations_of_one_email_create_one_member(db: Db) {
+    let calls = (0..1000).map(|i| {
+        let store = db.store.clone();
+        tokio::spawn(async move {
+            store
+                .create_member(new_member("same@example.com", &format!("racer{i}")))
+                .await
+        })
+    });
+    let answers: Vec<_> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let created = answers.iter().filter(|a| a.is_ok()).count();
+    let taken = answers
+        .iter()
+        .filter(|a| matches!(a, Err(StoreError::EmailTaken)))
+        .count();
+    assert_eq!(
+        (created, taken),
+        (1, 999),
+        "{:?}",
+        answers
+            .iter()
+            .find(|a| !matches!(a, Ok(_) | Err(StoreError::EmailTaken)))
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM members").await, 1);
+}
+
+async fn a_taken_username_is_told_apart_from_a_taken_email_by_code(db: Db) {
+    let ann = db.member("ann").await;
+    let bob = db.member("bob").await;
+    let again = |email: &str, name: &str| db.store.create_member(new_member(email, name));
+    assert!(matches!(
+        again("ann@example.com", "other").await,
+        Err(StoreError::EmailTaken)
+    ));
+    assert!(
+        matches!(
+            again("new@example.com", "ANN").await,
+            Err(StoreError::UsernameTaken)
+        ),
+        "usernames are unique whatever their case"
+    );
+    assert!(
+        matches!(
+            again("ann@example.com", "ann").await,
+            Err(StoreError::EmailTaken)
+        ),
+        "both taken: the email is named"
+    );
+    let patch = |name: &str| store::ProfilePatch {
+        username: Some(Username::parse(name).unwrap()),
+        results_visible: None,
+    };
+    assert!(matches!(
+        db.store.update_profile(bob, patch("Ann")).await,
+        Err(StoreError::UsernameTaken)
+    ));
+    let renamed = db.store.update_profile(ann, patch("Annie")).await.unwrap();
+    assert_eq!((renamed.id, renamed.username.as_str()), (ann, "Annie"));
+    assert!(matches!(
+        db.store.update_profile(999_999, patch("ghost")).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(db.count("SELECT COUNT(*) FROM members").await, 2);
+}
+
+async fn three_hundred_concurrent_logins_of_one_member_leave_one_live_session(db: Db) {
+    let ann = db.member("ann").await;
+    let calls = (0..300).map(|i| {
+        let store = db.store.clone();
+        tokio::spawn(async move {
+            let mut refresh_hash = [0u8; 32];
+            refresh_hash[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            let replaced = store
+                .open_session(NewSession {
+                    id: format!("session-{i}"),
+                    member: ann,
+                    refresh_hash,
+                    now: 10 + i,
+                    expires_at: 1_000_000,
+                })
+                .await
+                .expect("every login is answered");
+            (format!("session-{i}"), replaced)
+        })
+    });
+    let answers: Vec<_> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut live = Vec::new();
+    for (id, _) in &answers {
+        if db.store.session_state(id, ann, 100).await.unwrap() == SessionState::Live {
+            live.push(id.clone());
         }
+    }
+    assert_eq!(live.len(), 1, "one live session: {live:?}");
+    // Every other session was reported replaced by exactly one login (so its socket is told).
+    let mut reported: Vec<String> = answers.into_iter().flat_map(|(_, r)| r).collect();
+    reported.sort();
+    let mut others: Vec<String> = (0..300)
+        .map(|i| format!("session-{i}"))
+        .filter(|id| *id != live[0])
+        .collect();
+    others.sort();
+    assert_eq!(reported, others);
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL")
+            .await,
+        1
+    );
+}
 
-        // The same key with a valid roster is then stored normally.
-        let (id, _) = db
-            .store
-            .record_game(liar_wins("room-1-1-bad", ids[0], &ids))
+// ---- History search ----------------------------------------------------------------------------
+
+async fn history_search_ignores_case_and_keeps_wildcards_literal(db: Db) {
+    let ids = [db.member("ann").await, db.member("bob").await];
+    let mut stored = Vec::new();
+    for (key, name) in [
+        ("g1", "Friday Fun"),
+        ("g2", "금요일 밤 게임"),
+        ("g3", "100% 진짜_방"),
+        ("g4", "plain room"),
+    ] {
+        let mut g = liar_wins(key, ids[0], &ids);
+        g.room_name = name.into();
+        stored.push(db.store.record_game(g).await.unwrap().0);
+    }
+    let search = |q: &str| {
+        let store = db.store.clone();
+        let q = q.to_owned();
+        async move {
+            store
+                .history(HistoryQuery {
+                    user: ids[1],
+                    won: None,
+                    q: Some(q),
+                    before: None,
+                    limit: 10,
+                })
+                .await
+                .unwrap()
+                .iter()
+                .map(|h| h.game_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(search("frida").await, vec![stored[0]]);
+    assert_eq!(search("FRIDAY f").await, vec![stored[0]]);
+    assert_eq!(search("요일 밤").await, vec![stored[1]]);
+    assert_eq!(search("%").await, vec![stored[2]], "% is a literal");
+    assert_eq!(search("진짜_").await, vec![stored[2]], "_ is a literal");
+    assert_eq!(search("_방_").await, Vec::<i64>::new());
+    assert_eq!(search("saturday").await, Vec::<i64>::new());
+    let items = db
+        .store
+        .history(HistoryQuery {
+            user: ids[1],
+            won: Some(false),
+            q: Some("room".into()),
+            before: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        (items[0].game_name.as_str(), items[0].won, items[0].exp),
+        ("plain room", false, 15)
+    );
+}
+
+// ---- Durable rooms -----------------------------------------------------------------------------
+
+fn save(id: i64, epoch: i64, seq: i64, state: Option<&str>, events: &[i64]) -> RoomWrite {
+    RoomWrite {
+        id,
+        epoch,
+        seq,
+        format: 1,
+        state: state.map(str::to_owned),
+        events: events
+            .iter()
+            .map(|&s| (s, format!(r#"{{"seq":{s}}}"#)))
+            .collect(),
+        prune_through: None,
+        saved_at: 5_000 + seq,
+    }
+}
+
+fn seqs(events: &[(i64, String)]) -> Vec<i64> {
+    events.iter().map(|(s, _)| *s).collect()
+}
+
+async fn a_stale_epoch_is_fenced_and_its_events_are_not_stored(db: Db) {
+    let a = db.store.create_room("AAAAAA", 1).await.unwrap().unwrap();
+    let b = db.store.create_room("BBBBBB", 1).await.unwrap().unwrap();
+    let fenced = db
+        .store
+        .save_rooms(&[
+            save(a, 0, 1, Some("a1"), &[1]),
+            save(b, 0, 1, Some("b1"), &[1]),
+        ])
+        .await
+        .unwrap();
+    assert!(fenced.is_empty(), "{fenced:?}");
+    // Another process takes over: every epoch is now 1.
+    let rooms = db.store.take_over_rooms().await.unwrap();
+    assert_eq!(
+        rooms.iter().map(|r| r.epoch).collect::<Vec<_>>(),
+        vec![1, 1]
+    );
+
+    // The former owner's late save of `a` (epoch 0) and the new owner's save of `b` (epoch 1),
+    // in one batch: only `a` is fenced, and only `b`'s event is stored.
+    let fenced = db
+        .store
+        .save_rooms(&[
+            save(a, 0, 2, Some("a2-stale"), &[2]),
+            save(b, 1, 2, Some("b2"), &[2]),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(fenced, vec![a]);
+    assert_eq!(
+        db.count(&format!(
+            "SELECT COUNT(*) FROM room_events WHERE room_id = {a}"
+        ))
+        .await,
+        1,
+        "the fenced write's events are not stored"
+    );
+    // A stale delete is fenced too.
+    assert_eq!(
+        db.store
+            .save_rooms(&[save(a, 0, 3, None, &[])])
             .await
-            .expect("stored");
-        assert!(db.store.game(id).await.unwrap().is_some());
-        assert_eq!(db.totals(ids[0]).await.0, 51, "liar of two: 53 − 2");
-    })
-    .await;
+            .unwrap(),
+        vec![a]
+    );
+
+    let rooms = db.store.take_over_rooms().await.unwrap();
+    let (ra, rb) = (&rooms[0], &rooms[1]);
+    assert_eq!(
+        (ra.id, ra.epoch, ra.seq, ra.state.as_str()),
+        (a, 2, 1, "a1")
+    );
+    assert_eq!(seqs(&ra.events), vec![1]);
+    assert_eq!(
+        (rb.id, rb.epoch, rb.seq, rb.state.as_str()),
+        (b, 2, 2, "b2")
+    );
+    assert_eq!(seqs(&rb.events), vec![1, 2]);
+    assert_eq!(rb.format, 1);
+}
+
+async fn take_over_bumps_every_epoch_returns_the_log_tail_and_forgets_unsaved_rooms(db: Db) {
+    let saved = db.store.create_room("SAVEDD", 1).await.unwrap().unwrap();
+    let _never_saved = db.store.create_room("NOSAVE", 1).await.unwrap().unwrap();
+    db.store
+        .save_rooms(&[save(saved, 0, 3, Some("s3"), &[3, 1, 2])])
+        .await
+        .unwrap();
+    let first = db.store.take_over_rooms().await.unwrap();
+    assert_eq!(first.len(), 1, "the room that never got a state is gone");
+    assert_eq!((first[0].id, first[0].epoch), (saved, 1));
+    assert_eq!(seqs(&first[0].events), vec![1, 2, 3], "by seq ascending");
+    assert_eq!(first[0].events[0].1, r#"{"seq":1}"#);
+    assert_eq!(db.count("SELECT COUNT(*) FROM rooms").await, 1);
+    // The unsaved room's code is free again.
+    assert!(db.store.create_room("NOSAVE", 2).await.unwrap().is_some());
+
+    let second = db.store.take_over_rooms().await.unwrap();
+    assert_eq!(
+        second.iter().map(|r| (r.id, r.epoch)).collect::<Vec<_>>(),
+        vec![(saved, 2)]
+    );
+    // The takeover's epoch is the one a save must carry now.
+    assert!(
+        db.store
+            .save_rooms(&[save(saved, 2, 4, Some("s4"), &[4])])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        db.store
+            .save_rooms(&[save(saved, 1, 5, Some("s5"), &[5])])
+            .await
+            .unwrap(),
+        vec![saved]
+    );
+}
+
+async fn a_deleted_room_takes_its_events_with_it_and_pruning_keeps_the_tail(db: Db) {
+    let id = db.store.create_room("PRUNED", 1).await.unwrap().unwrap();
+    db.store
+        .save_rooms(&[save(id, 0, 5, Some("s5"), &[1, 2, 3, 4, 5])])
+        .await
+        .unwrap();
+    let mut w = save(id, 0, 6, Some("s6"), &[6]);
+    w.prune_through = Some(3);
+    assert!(db.store.save_rooms(&[w]).await.unwrap().is_empty());
+    // Saving an event again replaces it (a resent transition).
+    assert!(
+        db.store
+            .save_rooms(&[save(id, 0, 6, Some("s6"), &[6])])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        db.count(&format!(
+            "SELECT COUNT(*) FROM room_events WHERE room_id = {id}"
+        ))
+        .await,
+        3,
+        "4, 5 and 6 are kept"
+    );
+
+    assert!(
+        db.store
+            .save_rooms(&[save(id, 0, 7, None, &[])])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM rooms").await, 0);
+    assert_eq!(db.count("SELECT COUNT(*) FROM room_events").await, 0);
+    assert!(db.store.take_over_rooms().await.unwrap().is_empty());
+    assert!(
+        db.store.create_room("PRUNED", 2).await.unwrap().is_some(),
+        "a deleted room's code is free"
+    );
+}
+
+async fn a_hundred_concurrent_creates_of_one_code_reserve_exactly_one_room(db: Db) {
+    let calls = (0..100).map(|_| {
+        let store = db.store.clone();
+        tokio::spawn(async move { store.create_room("SAMEAA", 1).await })
+    });
+    let ids: Vec<i64> = join_all(calls)
+        .await
+        .into_iter()
+        .filter_map(|r| r.unwrap().expect("every create is answered"))
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(db.count("SELECT COUNT(*) FROM rooms").await, 1);
+    let other = db.store.create_room("OTHERA", 1).await.unwrap();
+    assert!(other.is_some_and(|o| o != ids[0]));
 }
 
 #[tokio::test]
@@ -344,7 +735,7 @@ async fn usernames_from_before_the_key_column_are_keyed_on_start() {
         .unwrap();
     store.close().await;
     // Rows as migration 0007 leaves a name outside printable ASCII: no key yet.
-    let raw = SqlitePool::connect(&url).await.unwrap();
+    let raw = sqlx::SqlitePool::connect(&url).await.unwrap();
     for (email, name) in [
         ("a@example.com", "ZO\u{cb}"),
         ("b@example.com", "Zoe\u{308}"),

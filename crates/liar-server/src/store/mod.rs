@@ -1,7 +1,13 @@
 //! Storage ports: the traits the domain owns. Handlers and services see only these; SQL lives in
-//! the adapters (`sqlite` now; `postgres`, `mysql` and `redis` plug in behind the same traits).
+//! the adapters, one per engine (`sqlite`, `postgres`, `mysql`), chosen by the database URL's
+//! scheme in [`connect`]; what they share (the unit of work, error codes, row readers) is in
+//! `sql` and `rows`.
 
 pub mod memory;
+pub mod mysql;
+pub mod postgres;
+mod rows;
+mod sql;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -348,20 +354,92 @@ pub trait Store:
     async fn close(&self);
 }
 
-/// Opens the store named by a database URL, applying migrations.
+/// The SQL engine a database URL names, by its scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl Engine {
+    /// `sqlite:`, `postgres:`/`postgresql:`, `mysql:`/`mariadb:`; anything else is `None`.
+    pub fn of_url(url: &str) -> Option<Engine> {
+        let scheme = url.split(':').next()?.to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Some(Engine::Sqlite),
+            "postgres" | "postgresql" => Some(Engine::Postgres),
+            "mysql" | "mariadb" => Some(Engine::MySql),
+            _ => None,
+        }
+    }
+}
+
+/// The URL as sqlx takes it: sqlx knows MariaDB only as `mysql:`.
+fn driver_url(url: &str) -> std::borrow::Cow<'_, str> {
+    match url.split_once(':') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => {
+            format!("mysql:{rest}").into()
+        }
+        _ => url.into(),
+    }
+}
+
+/// Opens the store named by a database URL (its scheme picks the adapter), applying
+/// migrations.
 pub async fn connect(
     url: &str,
     max_connections: u32,
     acquire_timeout: std::time::Duration,
 ) -> anyhow::Result<std::sync::Arc<dyn Store>> {
-    if url.starts_with("sqlite:") {
-        let store = sqlite::SqliteStore::connect(url, max_connections, acquire_timeout).await?;
-        store.migrate().await?;
-        return Ok(std::sync::Arc::new(store));
+    let Some(engine) = Engine::of_url(url) else {
+        anyhow::bail!(
+            "unsupported database URL `{}:`: use sqlite://, postgres:// (or postgresql://), \
+             mysql:// or mariadb://",
+            url.split(':').next().unwrap_or("")
+        )
+    };
+    let url = driver_url(url);
+    Ok(match engine {
+        Engine::Sqlite => {
+            let store =
+                sqlite::SqliteStore::connect(&url, max_connections, acquire_timeout).await?;
+            store.migrate().await?;
+            std::sync::Arc::new(store)
+        }
+        Engine::Postgres => {
+            let store = postgres::PgStore::connect(&url, max_connections, acquire_timeout).await?;
+            store.migrate().await?;
+            std::sync::Arc::new(store)
+        }
+        Engine::MySql => {
+            let store = mysql::MySqlStore::connect(&url, max_connections, acquire_timeout).await?;
+            store.migrate().await?;
+            std::sync::Arc::new(store)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_picks_the_engine() {
+        assert_eq!(Engine::of_url("sqlite://liar.db"), Some(Engine::Sqlite));
+        assert_eq!(Engine::of_url("postgres://h/db"), Some(Engine::Postgres));
+        assert_eq!(Engine::of_url("postgresql://h/db"), Some(Engine::Postgres));
+        assert_eq!(Engine::of_url("mysql://h/db"), Some(Engine::MySql));
+        assert_eq!(Engine::of_url("MariaDB://h/db"), Some(Engine::MySql));
+        assert_eq!(Engine::of_url("redis://h"), None);
     }
-    anyhow::bail!(
-        "unsupported database URL `{}`: this build speaks sqlite:// (PostgreSQL and MySQL adapters \
-         arrive with scale-out)",
-        url.split(':').next().unwrap_or("")
-    )
+
+    #[test]
+    fn mariadb_urls_reach_sqlx_as_mysql() {
+        assert_eq!(
+            driver_url("mariadb://root@h:3306/liar"),
+            "mysql://root@h:3306/liar"
+        );
+        assert_eq!(driver_url("postgres://h/db"), "postgres://h/db");
+    }
 }

@@ -7,14 +7,16 @@
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
+use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Row, error::ErrorKind};
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::rows::{self, MEMBER_COLUMNS};
+use super::sql::{self, classify, level_of, state_of, unique_or_classify};
 use super::*;
 
 /// How long a connection waits on SQLite's write lock before giving up. Write transactions are
@@ -66,9 +68,9 @@ impl SqliteStore {
                 .bind(id)
                 .execute(&self.pool)
                 .await;
-            match keyed.map_err(member_conflict) {
+            match keyed {
                 Ok(_) => {}
-                Err(StoreError::UsernameTaken) => {
+                Err(e) if sql::is_unique_violation(&e) => {
                     tracing::warn!(
                         member = id,
                         "username looks like another member's; rename one"
@@ -80,99 +82,41 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Runs `work` in one transaction: commit on `Ok`, roll back on `Err`; the connection returns
-    /// to the pool on every path, including panics and cancellation (the transaction's drop
-    /// rolls back).
-    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    /// Runs `work` on `input` as one unit of work ([`sql::unit_of_work`]). `BEGIN IMMEDIATE`
+    /// takes the write lock up front, so two writers never deadlock upgrading a read lock.
+    async fn write<I, T, F>(&self, input: &I, work: F) -> Result<T, StoreError>
     where
+        I: Sync + ?Sized,
         T: Send,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>> + Send,
+        F: for<'c> Fn(&'c mut SqliteConnection, &'c I) -> BoxFuture<'c, Result<T, StoreError>>,
     {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(classify)?;
-        match work(&mut tx).await {
-            Ok(value) => {
-                tx.commit().await.map_err(classify)?;
-                Ok(value)
-            }
-            Err(e) => {
-                if let Err(rollback) = tx.rollback().await {
-                    tracing::warn!(error = %rollback, "rollback failed; connection discarded");
-                }
-                Err(e)
-            }
-        }
+        sql::unit_of_work(&self.pool, Some("BEGIN IMMEDIATE"), input, work).await
     }
 }
-
-/// Maps sqlx errors onto the port's error: pool exhaustion and IO are `Unavailable`.
-fn classify(e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            StoreError::Unavailable(Box::new(e))
-        }
-        other => StoreError::Other(Box::new(other)),
-    }
-}
-
-/// Maps a unique-constraint failure on `members` to the matching domain error.
-fn member_conflict(e: sqlx::Error) -> StoreError {
-    if let Some(db) = e.as_database_error()
-        && db.kind() == ErrorKind::UniqueViolation
-    {
-        let message = db.message();
-        if message.contains("members.email") {
-            return StoreError::EmailTaken;
-        }
-        if message.contains("members.username") {
-            return StoreError::UsernameTaken;
-        }
-    }
-    classify(e)
-}
-
-fn member_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Member, sqlx::Error> {
-    Ok(Member {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        username: row.try_get("username")?,
-        exp: row.try_get("exp")?,
-        level: row.try_get("level")?,
-        wins: row.try_get("wins")?,
-        losses: row.try_get("losses")?,
-        games: row.try_get("games")?,
-        results_visible: row.try_get("results_visible")?,
-        is_admin: row.try_get("is_admin")?,
-    })
-}
-
-const MEMBER_COLUMNS: &str =
-    "id, email, username, exp, level, wins, losses, games, results_visible, is_admin";
 
 #[async_trait]
 impl MemberStore for SqliteStore {
     async fn create_member(&self, m: NewMember) -> Result<UserId, StoreError> {
-        self.write(move |tx| {
-            Box::pin(async move {
-                let row = sqlx::query(
-                    "INSERT INTO members (email, username, username_key, password_hash, \
-                     created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-                )
-                .bind(m.email.as_str())
-                .bind(m.username.as_str())
-                .bind(m.username.key())
-                .bind(&m.password_hash)
-                .bind(m.now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(member_conflict)?;
-                row.try_get("id").map_err(classify)
+        let created = self
+            .write(&m, |tx, m| {
+                Box::pin(async move {
+                    let row = sqlx::query(
+                        "INSERT INTO members (email, username, username_key, password_hash, \
+                         created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                    )
+                    .bind(m.email.as_str())
+                    .bind(m.username.as_str())
+                    .bind(m.username.key())
+                    .bind(&m.password_hash)
+                    .bind(m.now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(unique_or_classify)?;
+                    row.try_get("id").map_err(classify)
+                })
             })
-        })
-        .await
+            .await;
+        sql::name_member_conflict(self, Some(&m.email), created).await
     }
 
     async fn email_registered(&self, email: &Email) -> Result<bool, StoreError> {
@@ -207,43 +151,41 @@ impl MemberStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(classify)?;
-        row.as_ref()
-            .map(member_from_row)
-            .transpose()
-            .map_err(classify)
+        row.as_ref().map(rows::member).transpose().map_err(classify)
     }
 
     async fn update_profile(&self, id: UserId, patch: ProfilePatch) -> Result<Member, StoreError> {
-        self.write(move |tx| {
-            Box::pin(async move {
-                let sql = format!(
-                    "UPDATE members SET username = COALESCE(?, username), \
-                     username_key = COALESCE(?, username_key), \
-                     results_visible = COALESCE(?, results_visible) WHERE id = ? \
-                     RETURNING {MEMBER_COLUMNS}"
-                );
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(patch.username.as_ref().map(|u| u.as_str()))
-                    .bind(patch.username.as_ref().map(|u| u.key()))
-                    .bind(patch.results_visible)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(member_conflict)?
-                    .ok_or(StoreError::NotFound)?;
-                member_from_row(&row).map_err(classify)
+        let updated = self
+            .write(&patch, |tx, patch| {
+                Box::pin(async move {
+                    let sql = format!(
+                        "UPDATE members SET username = COALESCE(?, username), \
+                         username_key = COALESCE(?, username_key), \
+                         results_visible = COALESCE(?, results_visible) WHERE id = ? \
+                         RETURNING {MEMBER_COLUMNS}"
+                    );
+                    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(patch.username.as_ref().map(|u| u.as_str()))
+                        .bind(patch.username.as_ref().map(|u| u.key()))
+                        .bind(patch.results_visible)
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(unique_or_classify)?
+                        .ok_or(StoreError::NotFound)?;
+                    rows::member(&row).map_err(classify)
+                })
             })
-        })
-        .await
+            .await;
+        sql::name_member_conflict(self, None, updated).await
     }
 
     async fn set_admin(&self, email: &Email, admin: bool) -> Result<bool, StoreError> {
-        let email = email.as_str().to_owned();
-        self.write(move |tx| {
+        self.write(email.as_str(), |tx, email| {
             Box::pin(async move {
                 let done = sqlx::query("UPDATE members SET is_admin = ? WHERE email = ?")
                     .bind(admin)
-                    .bind(&email)
+                    .bind(email)
                     .execute(&mut *tx)
                     .await
                     .map_err(classify)?;
@@ -257,7 +199,7 @@ impl MemberStore for SqliteStore {
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn open_session(&self, s: NewSession) -> Result<Vec<SessionId>, StoreError> {
-        self.write(move |tx| {
+        self.write(&s, |tx, s| {
             Box::pin(async move {
                 let replaced: Vec<SessionId> = sqlx::query(
                     "UPDATE sessions SET ended_at = ?, end_reason = 'replaced' \
@@ -330,33 +272,33 @@ impl SessionStore for SqliteStore {
         presented: &TokenHash,
         next: NextRefresh,
     ) -> Result<RefreshOutcome, StoreError> {
-        let presented = *presented;
-        self.write(move |tx| Box::pin(rotate(tx, presented, next)))
-            .await
+        self.write(&(*presented, next), |tx, (presented, next)| {
+            Box::pin(rotate(tx, presented, next))
+        })
+        .await
     }
 
     async fn end_session(&self, id: &str, member: UserId, now: Millis) -> Result<(), StoreError> {
-        let id = id.to_owned();
-        self.write(move |tx| {
+        self.write(id, |tx, id| {
             Box::pin(async move {
                 sqlx::query(
                     "UPDATE sessions SET ended_at = ?, end_reason = 'logout' \
                      WHERE id = ? AND member_id = ? AND ended_at IS NULL",
                 )
                 .bind(now)
-                .bind(&id)
+                .bind(id)
                 .bind(member)
                 .execute(&mut *tx)
                 .await
                 .map_err(classify)?;
-                clear_current(tx, member, &id).await
+                clear_current(tx, member, id).await
             })
         })
         .await
     }
 
     async fn purge_expired(&self, now: Millis) -> Result<u64, StoreError> {
-        self.write(move |tx| {
+        self.write(&now, |tx, &now| {
             Box::pin(async move {
                 sqlx::query(
                     "DELETE FROM refresh_tokens WHERE session_id IN \
@@ -383,19 +325,6 @@ impl SessionStore for SqliteStore {
             })
         })
         .await
-    }
-}
-
-/// Liveness from the stored facts. A session that is not the member's current one was replaced,
-/// unless it ended for another recorded reason.
-fn state_of(reason: Option<&str>, expires_at: Millis, current: bool, now: Millis) -> SessionState {
-    match reason {
-        Some("logout") => SessionState::LoggedOut,
-        Some("reused") => SessionState::Reused,
-        Some(_) => SessionState::Replaced,
-        None if !current => SessionState::Replaced,
-        None if expires_at <= now => SessionState::Expired,
-        None => SessionState::Live,
     }
 }
 
@@ -437,8 +366,8 @@ async fn clear_current(
 
 async fn rotate(
     tx: &mut SqliteConnection,
-    presented: TokenHash,
-    next: NextRefresh,
+    presented: &TokenHash,
+    next: &NextRefresh,
 ) -> Result<RefreshOutcome, StoreError> {
     let row = sqlx::query(
         "SELECT t.session_id, t.used_at, t.expires_at AS token_expires, s.member_id, s.end_reason, \
@@ -511,19 +440,18 @@ async fn revoke_for_reuse(
 #[async_trait]
 impl SettingsStore for SqliteStore {
     async fn get_or_init(&self, key: &str, init: String) -> Result<String, StoreError> {
-        let key = key.to_owned();
-        self.write(move |tx| {
+        self.write(&(key, init), |tx, (key, init)| {
             Box::pin(async move {
                 sqlx::query(
                     "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
                 )
-                .bind(&key)
-                .bind(&init)
+                .bind(*key)
+                .bind(init)
                 .execute(&mut *tx)
                 .await
                 .map_err(classify)?;
                 let row = sqlx::query("SELECT value FROM settings WHERE key = ?")
-                    .bind(&key)
+                    .bind(*key)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(classify)?;
@@ -540,13 +468,14 @@ impl ResultStore for SqliteStore {
         &self,
         game: FinishedGame,
     ) -> Result<(i64, Vec<PlayerTotals>), StoreError> {
-        self.write(move |tx| Box::pin(record(tx, game))).await
+        self.write(&game, |tx, game| Box::pin(record(tx, game)))
+            .await
     }
 }
 
 async fn record(
     tx: &mut SqliteConnection,
-    game: FinishedGame,
+    game: &FinishedGame,
 ) -> Result<(i64, Vec<PlayerTotals>), StoreError> {
     let inserted = sqlx::query(
         "INSERT INTO games (game_key, room_name, topic_id, word, mode, winner, liar_id, aborted, \
@@ -613,7 +542,7 @@ async fn record(
         .map_err(classify)?;
         let exp: i64 = row.try_get("exp").map_err(classify)?;
         sqlx::query("UPDATE members SET level = ? WHERE id = ?")
-            .bind(liar_rules::Level::from_exp(exp.max(0) as u64).as_str())
+            .bind(level_of(exp))
             .bind(p.user_id)
             .execute(&mut *tx)
             .await
@@ -666,35 +595,17 @@ impl ResultQueries for SqliteStore {
             sql.push(" AND p.game_id < ").push_bind(before);
         }
         if let Some(q) = query.q.as_deref().filter(|q| !q.is_empty()) {
-            let escaped = q
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
             // The player row's copy of the name, checked inside the history index (0004).
             sql.push(" AND p.room_name LIKE ")
-                .push_bind(format!("%{escaped}%"))
+                .push_bind(sql::contains_pattern(q))
                 .push(" ESCAPE '\\'");
         }
         sql.push(" ORDER BY p.game_id DESC LIMIT ")
             .push_bind(query.limit as i64);
         let rows = sql.build().fetch_all(&self.pool).await.map_err(classify)?;
         rows.iter()
-            .map(|r| {
-                Ok(HistoryItem {
-                    game_id: r.try_get("id")?,
-                    game_name: r.try_get("room_name")?,
-                    topic_id: r.try_get("topic_id")?,
-                    winner: r.try_get("winner")?,
-                    players: r.try_get("player_count")?,
-                    role: r.try_get("role")?,
-                    voted_correctly: r.try_get("voted_correctly")?,
-                    won: r.try_get("won")?,
-                    exp: r.try_get("exp")?,
-                    aborted: r.try_get("aborted")?,
-                    ended_at: r.try_get("ended_at")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
+            .map(rows::history_item)
+            .collect::<Result<_, _>>()
             .map_err(classify)
     }
 
@@ -719,23 +630,7 @@ impl ResultQueries for SqliteStore {
             .map(|p| p.try_get("user_id"))
             .collect::<Result<_, _>>()
             .map_err(classify)?;
-        let game = (|| {
-            Ok::<_, sqlx::Error>(StoredGame {
-                id: r.try_get("id")?,
-                room_name: r.try_get("room_name")?,
-                topic_id: r.try_get("topic_id")?,
-                word: r.try_get("word")?,
-                mode: r.try_get("mode")?,
-                winner: r.try_get("winner")?,
-                liar_id: r.try_get("liar_id")?,
-                aborted: r.try_get("aborted")?,
-                result_json: r.try_get("result_json")?,
-                started_at: r.try_get("started_at")?,
-                ended_at: r.try_get("ended_at")?,
-                participants,
-            })
-        })()
-        .map_err(classify)?;
+        let game = rows::stored_game(&r, participants).map_err(classify)?;
         Ok(Some(game))
     }
 
@@ -761,18 +656,8 @@ impl ResultQueries for SqliteStore {
             .push_bind(limit as i64);
         let rows = sql.build().fetch_all(&self.pool).await.map_err(classify)?;
         rows.iter()
-            .map(|r| {
-                Ok(LeaderboardRow {
-                    user_id: r.try_get("id")?,
-                    username: r.try_get("username")?,
-                    level: r.try_get("level")?,
-                    exp: r.try_get("exp")?,
-                    wins: r.try_get("wins")?,
-                    losses: r.try_get("losses")?,
-                    games: r.try_get("games")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
+            .map(rows::leaderboard_row)
+            .collect::<Result<_, _>>()
             .map_err(classify)
     }
 }
@@ -786,20 +671,13 @@ impl TopicStore for SqliteStore {
                 .await
                 .map_err(classify)?;
         rows.iter()
-            .map(|r| {
-                Ok(TopicOverride {
-                    id: r.try_get("id")?,
-                    body: r.try_get("body")?,
-                    updated_by: r.try_get("updated_by")?,
-                    updated_at: r.try_get("updated_at")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
+            .map(rows::topic_override)
+            .collect::<Result<_, _>>()
             .map_err(classify)
     }
 
     async fn save_topic_override(&self, edit: TopicOverride) -> Result<(), StoreError> {
-        self.write(move |tx| {
+        self.write(&edit, |tx, edit| {
             Box::pin(async move {
                 sqlx::query(
                     "INSERT INTO topic_overrides (id, body, updated_by, updated_at) \
@@ -820,11 +698,10 @@ impl TopicStore for SqliteStore {
     }
 
     async fn delete_topic_override(&self, id: &str) -> Result<(), StoreError> {
-        let id = id.to_owned();
-        self.write(move |tx| {
+        self.write(id, |tx, id| {
             Box::pin(async move {
                 sqlx::query("DELETE FROM topic_overrides WHERE id = ?")
-                    .bind(&id)
+                    .bind(id)
                     .execute(&mut *tx)
                     .await
                     .map_err(classify)?;
@@ -838,14 +715,13 @@ impl TopicStore for SqliteStore {
 #[async_trait]
 impl RoomStore for SqliteStore {
     async fn create_room(&self, code: &str, now: Millis) -> Result<Option<i64>, StoreError> {
-        let code = code.to_owned();
-        self.write(move |tx| {
+        self.write(code, |tx, code| {
             Box::pin(async move {
                 let row = sqlx::query(
                     "INSERT INTO rooms (code, created_at, saved_at) VALUES (?, ?, ?) \
                      ON CONFLICT (code) DO NOTHING RETURNING id",
                 )
-                .bind(&code)
+                .bind(code)
                 .bind(now)
                 .bind(now)
                 .fetch_optional(&mut *tx)
@@ -858,11 +734,10 @@ impl RoomStore for SqliteStore {
     }
 
     async fn save_rooms(&self, writes: &[RoomWrite]) -> Result<Vec<i64>, StoreError> {
-        let writes = writes.to_vec();
-        self.write(move |tx| {
+        self.write(writes, |tx, writes| {
             Box::pin(async move {
                 let mut fenced = Vec::new();
-                for w in &writes {
+                for w in writes {
                     if !save_room(tx, w).await? {
                         fenced.push(w.id);
                     }
@@ -874,7 +749,7 @@ impl RoomStore for SqliteStore {
     }
 
     async fn take_over_rooms(&self) -> Result<Vec<SavedRoom>, StoreError> {
-        self.write(move |tx| {
+        self.write(&(), |tx, _| {
             Box::pin(async move {
                 sqlx::query("DELETE FROM rooms WHERE state IS NULL")
                     .execute(&mut *tx)

@@ -1,5 +1,7 @@
-//! `spawn_app()`: the real server on port 0 with a fresh SQLite file, and helpers named after
-//! what a client does.
+//! `spawn_app()`: the real server on port 0 with a fresh database of its own — a SQLite file, or,
+//! when `LIAR_TEST_DATABASE_URL` names a PostgreSQL or MySQL/MariaDB server, a database created
+//! there for the test and dropped after it (`common/testdb.rs`) — and helpers named after what a
+//! client does.
 
 use liar_server::config::{HashCost, LimitRule};
 use liar_server::{Application, Config};
@@ -7,6 +9,8 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use tempfile::TempDir;
+
+pub use crate::testdb::{DropGuard, app_database, app_database_url, database_for};
 use tokio::sync::oneshot;
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -23,9 +27,13 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub dir: TempDir,
+    /// The server's database (what `LIAR_DATABASE_URL` would be).
+    pub database_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     hasher: liar_server::auth::password::Hasher,
+    /// Drops a server database when the app goes; declared last, so it goes last.
+    database: Option<DropGuard>,
 }
 
 #[derive(Debug, Clone)]
@@ -38,7 +46,7 @@ pub struct Tokens {
 pub fn test_config(dir: &TempDir) -> Config {
     Config {
         bind: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}/liar.db", dir.path().display()),
+        database_url: app_database_url(dir.path()),
         jwt_secret: Some(JWT_SECRET.into()),
         login_per_ip: UNLIMITED,
         register_per_ip: UNLIMITED,
@@ -67,6 +75,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 
 /// Starts a server on an existing directory's database (for restart tests).
 pub async fn start(config: Config, dir: TempDir) -> TestApp {
+    let database = database_for(&config.database_url).await;
+    let database_url = config.database_url.clone();
     let app = Application::build(config).await.expect("server builds");
     let addr = app.local_addr();
     let hasher = app.state().auth().hasher().clone();
@@ -81,9 +91,11 @@ pub async fn start(config: Config, dir: TempDir) -> TestApp {
             .build()
             .unwrap(),
         dir,
+        database_url,
         shutdown: Some(tx),
         server: Some(server),
         hasher,
+        database,
     }
 }
 
@@ -102,6 +114,9 @@ impl TestApp {
     pub async fn stop(mut self) -> TempDir {
         let _ = self.shutdown.take().unwrap().send(());
         self.server.take().unwrap().await.unwrap().unwrap();
+        if let Some(database) = self.database.take() {
+            database.keep();
+        }
         let dir = tempfile::tempdir().unwrap();
         std::mem::replace(&mut self.dir, dir)
     }

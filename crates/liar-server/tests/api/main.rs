@@ -8,6 +8,7 @@ mod game;
 mod helpers;
 mod limits;
 mod openapi;
+mod outage;
 mod pool;
 mod process;
 mod realtime;
@@ -16,6 +17,8 @@ mod room_defects;
 mod rooms;
 mod server;
 mod sessions;
+#[path = "../common/testdb.rs"]
+mod testdb;
 mod tokens;
 mod topics;
 mod ws_client;

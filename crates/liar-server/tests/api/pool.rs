@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 #[tokio::test]
-async fn two_thousand_requests_failing_inside_a_transaction_leave_the_pool_whole() {
+async fn five_thousand_requests_failing_inside_a_transaction_leave_the_pool_whole() {
     // A small pool: a leaked connection per failure would exhaust it within four requests, and
     // every later request would time out waiting for a connection (503).
     let app = spawn_app_with(|c| {
@@ -19,7 +19,7 @@ async fn two_thousand_requests_failing_inside_a_transaction_leave_the_pool_whole
     let t = app.login_member("pam").await;
 
     // Each PATCH runs an UPDATE inside a write transaction that fails on the unique username.
-    let results: Vec<(StatusCode, String)> = futures::stream::iter(0..2000)
+    let results: Vec<(StatusCode, String)> = futures::stream::iter(0..5000)
         .map(|_| {
             let app = &app;
             let access = t.access.clone();
@@ -34,7 +34,7 @@ async fn two_thousand_requests_failing_inside_a_transaction_leave_the_pool_whole
         .count();
     assert_eq!(
         conflicts,
-        2000,
+        5000,
         "{:?}",
         results.iter().find(|(s, _)| *s != StatusCode::CONFLICT)
     );

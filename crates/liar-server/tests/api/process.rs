@@ -87,10 +87,7 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
 async fn liar_admin(app: &crate::helpers::TestApp, action: &str, email: &str) -> Output {
     tokio::process::Command::new(BIN)
         .args(["admin", action, email])
-        .env(
-            "LIAR_DATABASE_URL",
-            format!("sqlite://{}/liar.db", app.dir.path().display()),
-        )
+        .env("LIAR_DATABASE_URL", &app.database_url)
         .current_dir(app.dir.path())
         .output()
         .await

@@ -3,11 +3,12 @@
 //! hidden members, who may see a game — and a real `liar` process killed (SIGKILL) right after
 //! its games ended, restarted on the same database, with every finished game stored once.
 //!
-//! Most results are stored through the store port on the server's own SQLite file (what the room
-//! actor does when a game ends); the crash test plays real games with bots over STOMP.
+//! Most results are stored through the store port on the server's own database (what the room
+//! actor does when a game ends); the crash test plays real games with bots over STOMP. Every
+//! test runs on the engine `spawn_app()` picks (`LIAR_TEST_DATABASE_URL`), the crash test too.
 
 use crate::helpers::*;
-use crate::server::{Server, db_url};
+use crate::server::Server;
 use bytes::BytesMut;
 use futures::{SinkExt, StreamExt};
 use liar_server::store::{self, FinishedGame, FinishedPlayer, HistoryQuery, Store};
@@ -32,9 +33,9 @@ async fn within<T>(secs: u64, test: impl Future<Output = T>) -> T {
         .expect("the test timed out")
 }
 
-/// The store port on the test server's own database file (a second pool on the same file).
+/// The store port on the test server's own database (a second pool on it).
 async fn store_of(app: &TestApp) -> Arc<dyn Store> {
-    store::connect(&db_url(app.dir.path()), 4, Duration::from_secs(10))
+    store::connect(&app.database_url, 4, Duration::from_secs(10))
         .await
         .expect("the store opens")
 }
@@ -473,14 +474,11 @@ async fn only_the_games_players_and_admins_see_a_game() {
         }
 
         // An admin sees every game.
-        let raw = sqlx::SqlitePool::connect(&db_url(app.dir.path()))
-            .await
-            .unwrap();
-        sqlx::query("UPDATE members SET is_admin = 1 WHERE id = ?")
-            .bind(eve)
-            .execute(&raw)
-            .await
-            .unwrap();
+        crate::testdb::execute(
+            &app.database_url,
+            &format!("UPDATE members SET is_admin = TRUE WHERE id = {eve}"),
+        )
+        .await;
         let r = get(&app, &path, Some(&eve_t.access)).await;
         assert_eq!(r.status(), StatusCode::OK, "an admin may see any game");
     })
@@ -920,7 +918,8 @@ async fn a_sigkill_right_after_games_end_loses_no_finished_game_and_stores_none_
     within(240, async {
         let dir = tempfile::tempdir().unwrap();
         let http = reqwest::Client::new();
-        let mut server = Server::start(dir.path(), 1).await;
+        let (database_url, _database) = app_database(dir.path()).await;
+        let mut server = Server::start(dir.path(), &database_url, 1).await;
 
         let tables: [(&str, usize); 3] = [
             ("금요일 밤 게임", 4),
@@ -971,7 +970,7 @@ async fn a_sigkill_right_after_games_end_loses_no_finished_game_and_stores_none_
         assert_eq!(distinct.len(), tables.len(), "three games, three ids");
 
         // Restart on the same database: every announced game is there, once.
-        let server = Server::start(dir.path(), 2).await;
+        let server = Server::start(dir.path(), &database_url, 2).await;
         for (t, (name, _)) in tables.iter().enumerate() {
             let (game_id, e) = &told[t];
             for who in &names_of[t] {
@@ -1036,19 +1035,13 @@ async fn a_sigkill_right_after_games_end_loses_no_finished_game_and_stores_none_
                 assert_eq!(g["liarId"], e["liarId"]);
             }
         }
-        let raw = sqlx::SqlitePool::connect(&db_url(dir.path()))
-            .await
-            .unwrap();
         for (table, want) in [
             ("games", 3),
             ("outbox", 3),
             ("game_players", tables.iter().map(|(_, n)| *n as i64).sum()),
         ] {
-            let n: i64 =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                    .fetch_one(&raw)
-                    .await
-                    .unwrap();
+            let n =
+                crate::testdb::count(&database_url, &format!("SELECT COUNT(*) FROM {table}")).await;
             assert_eq!(n, want, "{table}");
         }
         drop(server);

@@ -20,12 +20,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `liar serve` on a free port with the test settings and waits until it answers.
-    pub async fn start(dir: &Path, run: u32) -> Server {
-        Server::start_with(dir, run, &[]).await
+    /// Starts `liar serve` on a free port with the test settings on `database_url` and waits
+    /// until it answers.
+    pub async fn start(dir: &Path, database_url: &str, run: u32) -> Server {
+        Server::start_with(dir, run, &[("LIAR_DATABASE_URL", database_url)]).await
     }
 
-    /// As [`Server::start`], with extra `LIAR_*` variables.
+    /// Starts `liar serve` on the SQLite file in `dir` (unless `env` names another database),
+    /// with extra `LIAR_*` variables.
     pub async fn start_with(dir: &Path, run: u32, env: &[(&str, &str)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()

@@ -25,11 +25,23 @@ async fn a_second_login_replaces_the_first_session() {
     assert_eq!(app.me(&second.access).await.status(), StatusCode::OK);
 }
 
+/// 1,000 on SQLite; 300 on a database server (issue 12's acceptance figure). Logins of one
+/// member take turns on his row, and a server's commit waits for its log to reach the disk
+/// (about 8 ms each here), so 1,000 would queue longer than the pool's 5 s acquire timeout.
+fn concurrent_logins() -> usize {
+    if std::env::var(crate::testdb::API_DATABASE_VAR).is_ok() {
+        300
+    } else {
+        1000
+    }
+}
+
 #[tokio::test]
-async fn a_thousand_concurrent_logins_leave_exactly_one_live_session() {
+async fn concurrent_logins_of_one_member_leave_exactly_one_live_session() {
     let app = spawn_app().await;
     app.register_member("gus").await;
-    let logins = (0..1000).map(|_| {
+    let n = concurrent_logins();
+    let logins = (0..n).map(|_| {
         let app = &app;
         async move {
             let r = app.login("gus@example.com", PASSWORD).await;
@@ -52,7 +64,7 @@ async fn a_thousand_concurrent_logins_leave_exactly_one_live_session() {
         .iter()
         .filter(|(s, c)| *s == StatusCode::UNAUTHORIZED && c == "SESSION_REPLACED")
         .count();
-    assert_eq!(replaced, 999);
+    assert_eq!(replaced, n - 1);
     // The dead pairs' refresh tokens are dead too, with the same reason.
     for (i, t) in pairs
         .iter()

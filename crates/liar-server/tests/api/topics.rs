@@ -36,8 +36,7 @@ impl TestApp {
     /// behind `liar admin grant`), on the server's own database.
     async fn admin(&self, name: &str) -> Tokens {
         self.register_member(name).await;
-        let url = format!("sqlite://{}/liar.db", self.dir.path().display());
-        let store = store::connect(&url, 1, Duration::from_secs(10))
+        let store = store::connect(&self.database_url, 1, Duration::from_secs(10))
             .await
             .unwrap();
         let email = Email::parse(&format!("{name}@example.com")).unwrap();
