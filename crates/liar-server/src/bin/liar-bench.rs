@@ -172,9 +172,15 @@ impl Raw {
     async fn execute(&self, sql: &str) -> anyhow::Result<()> {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
         match self {
-            Raw::Sqlite(p) => drop(sqlx::query(sql).execute(p).await?),
-            Raw::Pg(p) => drop(sqlx::query(sql).execute(p).await?),
-            Raw::My(p) => drop(sqlx::query(sql).execute(p).await?),
+            Raw::Sqlite(p) => {
+                sqlx::query(sql).execute(p).await?;
+            }
+            Raw::Pg(p) => {
+                sqlx::query(sql).execute(p).await?;
+            }
+            Raw::My(p) => {
+                sqlx::query(sql).execute(p).await?;
+            }
         }
         Ok(())
     }
