@@ -1,21 +1,26 @@
-//! `liar-bench`: fills a SQLite database like the seed's load test, then times the result queries
-//! (SPEC §5) through the same `ResultQueries` port the HTTP handlers call.
+//! `liar-bench`: fills a database like the seed's load test, then times the result queries
+//! (SPEC §5) through the same `ResultQueries` port the HTTP handlers call. `--db` is a SQLite
+//! file, or a database URL of any engine the server speaks (`postgres://…`, `mysql://…`,
+//! `mariadb://…`): the same seeding code and the same query table run on each.
 //!
 //! ```text
 //! liar-bench seed  --db bench.db [--members 10000 --games 100000 --heavy-games 20000]
-//! liar-bench query --db bench.db [--iterations 2000]
+//! liar-bench query --db postgres://postgres@127.0.0.1/bench [--iterations 2000]
 //! liar-bench explain --db bench.db
 //! ```
 //! See docs/benchmarks.md for the figures and how they were taken.
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use liar_server::store::Engine;
 use liar_server::store::{self, HistoryQuery, Store};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::json;
+use sqlx::mysql::MySqlPool;
+use sqlx::postgres::PgPool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{MySql, Postgres, QueryBuilder, Row, Sqlite};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -101,8 +106,92 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// A `--db` argument: a database URL as it is, or a SQLite file's path.
 fn url(db: &Path) -> String {
-    format!("sqlite://{}", db.display())
+    let text = db.display().to_string();
+    if text.contains("://") {
+        text
+    } else {
+        format!("sqlite://{text}")
+    }
+}
+
+fn engine(db: &Path) -> Engine {
+    Engine::of_url(&url(db)).unwrap_or(Engine::Sqlite)
+}
+
+/// sqlx knows MariaDB only as `mysql:`.
+fn driver_url(db: &Path) -> String {
+    url(db).replacen("mariadb:", "mysql:", 1)
+}
+
+/// A plain pool on the bench database, for what the ports do not offer (bulk load, counts).
+enum Raw {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
+    My(MySqlPool),
+}
+
+impl Raw {
+    async fn connect(db: &Path) -> anyhow::Result<Raw> {
+        let url = driver_url(db);
+        Ok(match engine(db) {
+            Engine::Sqlite => Raw::Sqlite(SqlitePool::connect(&url).await?),
+            Engine::Postgres => Raw::Pg(PgPool::connect(&url).await?),
+            Engine::MySql => Raw::My(MySqlPool::connect(&url).await?),
+        })
+    }
+
+    /// The integer columns of every row `sql` returns (no binds: callers inline their numbers).
+    async fn ints(&self, sql: String) -> anyhow::Result<Vec<Vec<i64>>> {
+        macro_rules! ints {
+            ($pool:expr) => {{
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all($pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| (0..r.len()).map(|i| r.try_get::<i64, _>(i)).collect())
+                    .collect::<Result<Vec<Vec<i64>>, _>>()?
+            }};
+        }
+        Ok(match self {
+            Raw::Sqlite(p) => ints!(p),
+            Raw::Pg(p) => ints!(p),
+            Raw::My(p) => ints!(p),
+        })
+    }
+
+    async fn int(&self, sql: String) -> anyhow::Result<i64> {
+        self.ints(sql)
+            .await?
+            .first()
+            .and_then(|r| r.first().copied())
+            .context("no row")
+    }
+
+    async fn execute(&self, sql: &str) -> anyhow::Result<()> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self {
+            Raw::Sqlite(p) => {
+                sqlx::query(sql).execute(p).await?;
+            }
+            Raw::Pg(p) => {
+                sqlx::query(sql).execute(p).await?;
+            }
+            Raw::My(p) => {
+                sqlx::query(sql).execute(p).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn close(&self) {
+        match self {
+            Raw::Sqlite(p) => p.close().await,
+            Raw::Pg(p) => p.close().await,
+            Raw::My(p) => p.close().await,
+        }
+    }
 }
 
 // ---- Seeding ----------------------------------------------------------------------------------
@@ -248,22 +337,156 @@ struct Totals {
     games: i64,
 }
 
+/// What `seed` loads, borrowed by [`bulk_load!`].
+struct Data<'a> {
+    totals: &'a [Totals],
+    games: &'a [GameRow],
+    players: &'a [PlayerRow],
+    start_ms: i64,
+    members: u32,
+}
+
+/// The bulk load, written once and expanded for each engine's `QueryBuilder` (sqlx has no
+/// engine-generic builder that binds these types without a wall of bounds).
+macro_rules! bulk_load {
+    ($db:ty, $pool:ident, $data:ident, $t0:ident) => {{
+        let pool = &$pool;
+        let Data { totals, games, players, start_ms, members } = $data;
+        let t0 = $t0;
+    let mut tx = pool.begin().await?;
+        for chunk in (1..=members).collect::<Vec<_>>().chunks(2_000) {
+            let mut q = QueryBuilder::<$db>::new(
+                "INSERT INTO members (id, email, username, password_hash, exp, level, wins, losses, \
+                 games, results_visible, created_at) ",
+            );
+            q.push_values(chunk, |mut b, &i| {
+                let t = totals[i as usize];
+                b.push_bind(i64::from(i))
+                    .push_bind(format!("member{i}@bench.example"))
+                    .push_bind(format!("member{i:05}"))
+                    .push_bind("$argon2id$bench$not-a-real-hash")
+                    .push_bind(t.exp)
+                    .push_bind(liar_rules::Level::from_exp(t.exp.max(0) as u64).as_str())
+                    .push_bind(t.wins)
+                    .push_bind(t.losses)
+                    .push_bind(t.games)
+                    // One member in twenty hides his results.
+                    .push_bind(i % 20 != 7)
+                    .push_bind(start_ms);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        println!("members: {} ({:.1?})", members, t0.elapsed());
+
+        for (i, chunk) in games.chunks(20_000).enumerate() {
+            let mut tx = pool.begin().await?;
+            for part in chunk.chunks(500) {
+                let mut q = QueryBuilder::<$db>::new(
+                    "INSERT INTO games (id, game_key, room_name, topic_id, word, mode, winner, \
+                     liar_id, aborted, player_count, result_json, started_at, ended_at) ",
+                );
+                q.push_values(part, |mut b, g| {
+                    b.push_bind(g.id)
+                        .push_bind(&g.key)
+                        .push_bind(&g.room_name)
+                        .push_bind(g.topic)
+                        .push_bind(g.word)
+                        .push_bind("classic")
+                        .push_bind(g.winner)
+                        .push_bind(g.liar)
+                        .push_bind(g.winner.is_none())
+                        .push_bind(g.players as i64)
+                        .push_bind(&g.result_json)
+                        .push_bind(g.started_at)
+                        .push_bind(g.ended_at);
+                });
+                q.build().execute(&mut *tx).await?;
+                let mut q = QueryBuilder::<$db>::new(
+                    "INSERT INTO outbox (topic, payload, created_at, published_at) ",
+                );
+                q.push_values(part, |mut b, g| {
+                    b.push_bind("game.finished")
+                        .push_bind(&g.result_json)
+                        .push_bind(g.ended_at)
+                        .push_bind(g.ended_at);
+                });
+                q.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            println!("games: {} ({:.1?})", i * 20_000 + chunk.len(), t0.elapsed());
+        }
+
+        for (i, chunk) in players.chunks(200_000).enumerate() {
+            let mut tx = pool.begin().await?;
+            for part in chunk.chunks(2_000) {
+                let mut q = QueryBuilder::<$db>::new(
+                    "INSERT INTO game_players (game_id, user_id, role, voted_correctly, won, exp, \
+                     room_name) ",
+                );
+                q.push_values(part, |mut b, p| {
+                    let game = &games[(p.game_id - 1) as usize];
+                    b.push_bind(p.game_id)
+                        .push_bind(p.user_id)
+                        .push_bind(p.role)
+                        .push_bind(p.voted_correctly)
+                        .push_bind(p.won)
+                        .push_bind(p.exp)
+                        .push_bind(&game.room_name);
+                });
+                q.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            println!(
+                "player rows: {} ({:.1?})",
+                i * 200_000 + chunk.len(),
+                t0.elapsed()
+            );
+        }
+        }};
+}
+
 async fn seed_db(db: &Path, plan: Plan, force: bool) -> anyhow::Result<()> {
     if plan.members < 16 {
         bail!("--members must be at least 16 (games seat up to 15)");
     }
-    if db.exists() {
-        if !force {
-            bail!("{} exists; pass --force to replace it", db.display());
-        }
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-        }
-    }
     let t0 = Instant::now();
+    if engine(db) == Engine::Sqlite {
+        if db.exists() {
+            if !force {
+                bail!("{} exists; pass --force to replace it", db.display());
+            }
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+            }
+        }
+    } else if force {
+        let raw = Raw::connect(db).await?;
+        let cascade = if engine(db) == Engine::Postgres {
+            " CASCADE"
+        } else {
+            ""
+        };
+        raw.execute(&format!(
+            "DROP TABLE IF EXISTS room_events, rooms, topic_overrides, outbox, game_players, \
+             games, refresh_tokens, sessions, settings, members, _sqlx_migrations{cascade}"
+        ))
+        .await?;
+        raw.close().await;
+    }
     // The schema comes from the server's own migrations.
     let s = store::connect(&url(db), 1, Duration::from_secs(10)).await?;
     s.close().await;
+    if engine(db) != Engine::Sqlite {
+        let raw = Raw::connect(db).await?;
+        if raw.int("SELECT COUNT(*) FROM members".into()).await? > 0 {
+            bail!(
+                "{} holds members; pass --force to replace its tables",
+                url(db)
+            );
+        }
+        raw.close().await;
+    }
 
     let mut rng = StdRng::seed_from_u64(plan.seed);
     // Games are spread over the last year, one every few minutes, oldest first (ids ascend
@@ -377,113 +600,71 @@ async fn seed_db(db: &Path, plan: Plan, force: bool) -> anyhow::Result<()> {
         t0.elapsed()
     );
 
-    // Bulk load on a plain pool: one connection, a few large transactions.
-    let options = SqliteConnectOptions::from_str(&url(db))?
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Off)
-        .foreign_keys(true);
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await?;
-    let mut tx = pool.begin().await?;
-    for chunk in (1..=plan.members).collect::<Vec<_>>().chunks(2_000) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO members (id, email, username, password_hash, exp, level, wins, losses, \
-             games, results_visible, created_at) ",
-        );
-        q.push_values(chunk, |mut b, &i| {
-            let t = totals[i as usize];
-            b.push_bind(i64::from(i))
-                .push_bind(format!("member{i}@bench.example"))
-                .push_bind(format!("member{i:05}"))
-                .push_bind("$argon2id$bench$not-a-real-hash")
-                .push_bind(t.exp)
-                .push_bind(liar_rules::Level::from_exp(t.exp.max(0) as u64).as_str())
-                .push_bind(t.wins)
-                .push_bind(t.losses)
-                .push_bind(t.games)
-                // One member in twenty hides his results.
-                .push_bind(i % 20 != 7)
-                .push_bind(start_ms);
-        });
-        q.build().execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    println!("members: {} ({:.1?})", plan.members, t0.elapsed());
-
-    for (i, chunk) in games.chunks(20_000).enumerate() {
-        let mut tx = pool.begin().await?;
-        for part in chunk.chunks(500) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO games (id, game_key, room_name, topic_id, word, mode, winner, \
-                 liar_id, aborted, player_count, result_json, started_at, ended_at) ",
-            );
-            q.push_values(part, |mut b, g| {
-                b.push_bind(g.id)
-                    .push_bind(&g.key)
-                    .push_bind(&g.room_name)
-                    .push_bind(g.topic)
-                    .push_bind(g.word)
-                    .push_bind("classic")
-                    .push_bind(g.winner)
-                    .push_bind(g.liar)
-                    .push_bind(g.winner.is_none())
-                    .push_bind(g.players as i64)
-                    .push_bind(&g.result_json)
-                    .push_bind(g.started_at)
-                    .push_bind(g.ended_at);
-            });
-            q.build().execute(&mut *tx).await?;
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO outbox (topic, payload, created_at, published_at) ",
-            );
-            q.push_values(part, |mut b, g| {
-                b.push_bind("game.finished")
-                    .push_bind(&g.result_json)
-                    .push_bind(g.ended_at)
-                    .push_bind(g.ended_at);
-            });
-            q.build().execute(&mut *tx).await?;
+    // Bulk load on a plain pool: one connection, a few large transactions; the same statements
+    // on every engine.
+    let data = Data {
+        totals: &totals,
+        games: &games,
+        players: &players,
+        start_ms,
+        members: plan.members,
+    };
+    match engine(db) {
+        Engine::Sqlite => {
+            let options = SqliteConnectOptions::from_str(&url(db))?
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Off)
+                .foreign_keys(true);
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await?;
+            bulk_load!(Sqlite, pool, data, t0);
+            sqlx::query("ANALYZE").execute(&pool).await?;
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&pool)
+                .await?;
+            pool.close().await;
         }
-        tx.commit().await?;
-        println!("games: {} ({:.1?})", i * 20_000 + chunk.len(), t0.elapsed());
-    }
-
-    for (i, chunk) in players.chunks(200_000).enumerate() {
-        let mut tx = pool.begin().await?;
-        for part in chunk.chunks(2_000) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO game_players (game_id, user_id, role, voted_correctly, won, exp, \
-                 room_name) ",
-            );
-            q.push_values(part, |mut b, p| {
-                let game = &games[(p.game_id - 1) as usize];
-                b.push_bind(p.game_id)
-                    .push_bind(p.user_id)
-                    .push_bind(p.role)
-                    .push_bind(p.voted_correctly)
-                    .push_bind(p.won)
-                    .push_bind(p.exp)
-                    .push_bind(&game.room_name);
-            });
-            q.build().execute(&mut *tx).await?;
+        Engine::Postgres => {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&driver_url(db))
+                .await?;
+            bulk_load!(Postgres, pool, data, t0);
+            // Ids were given explicitly: move the identity sequences past them.
+            for table in ["members", "games", "outbox"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                     (SELECT MAX(id) FROM {table}))"
+                )))
+                .execute(&pool)
+                .await?;
+            }
+            // VACUUM sets the visibility map, which index-only scans need.
+            sqlx::query("VACUUM ANALYZE").execute(&pool).await?;
+            pool.close().await;
         }
-        tx.commit().await?;
-        println!(
-            "player rows: {} ({:.1?})",
-            i * 200_000 + chunk.len(),
-            t0.elapsed()
-        );
+        Engine::MySql => {
+            let pool = sqlx::mysql::MySqlPoolOptions::new()
+                .max_connections(1)
+                .connect(&driver_url(db))
+                .await?;
+            bulk_load!(MySql, pool, data, t0);
+            sqlx::query("ANALYZE TABLE members, games, game_players, outbox")
+                .execute(&pool)
+                .await?;
+            pool.close().await;
+        }
     }
-    sqlx::query("ANALYZE").execute(&pool).await?;
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&pool)
-        .await?;
-    pool.close().await;
 
     let heavy = totals[1];
     let size = std::fs::metadata(db).map(|m| m.len()).unwrap_or(0);
+    let size = if engine(db) == Engine::Sqlite {
+        size
+    } else {
+        0
+    };
     println!(
         "done in {:.1?}: {} members, {} games, {} player rows; member 1 played {} stored games \
          ({} won); file {:.0} MiB",
@@ -513,75 +694,64 @@ struct Subjects {
     deep_rank_no: i64,
 }
 
-async fn subjects(pool: &SqlitePool, limit: usize) -> anyhow::Result<Subjects> {
-    let row = sqlx::query("SELECT id, games FROM members ORDER BY games DESC, id LIMIT 1")
-        .fetch_one(pool)
-        .await
+async fn subjects(raw: &Raw, limit: usize) -> anyhow::Result<Subjects> {
+    let row = raw
+        .ints("SELECT id, games FROM members ORDER BY games DESC, id LIMIT 1".into())
+        .await?
+        .pop()
         .context("an empty database? run `liar-bench seed` first")?;
-    let (heavy, heavy_games): (i64, i64) = (row.get(0), row.get(1));
-    let heavy_mid: i64 = sqlx::query(
-        "SELECT game_id FROM game_players WHERE user_id = ? ORDER BY game_id DESC \
-         LIMIT 1 OFFSET ?",
-    )
-    .bind(heavy)
-    .bind(heavy_games / 2)
-    .fetch_one(pool)
-    .await?
-    .get(0);
-    let ids: Vec<i64> = sqlx::query(
-        "SELECT id FROM members WHERE id <> ? AND games BETWEEN 60 AND 140 ORDER BY id LIMIT 200",
-    )
-    .bind(heavy)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| r.get(0))
-    .collect();
+    let (heavy, heavy_games) = (row[0], row[1]);
+    let nth_game = |user: i64, offset: i64| {
+        format!(
+            "SELECT game_id FROM game_players WHERE user_id = {user} ORDER BY game_id DESC \
+             LIMIT 1 OFFSET {offset}"
+        )
+    };
+    let heavy_mid = raw.int(nth_game(heavy, heavy_games / 2)).await?;
+    let ids: Vec<i64> = raw
+        .ints(format!(
+            "SELECT id FROM members WHERE id <> {heavy} AND games BETWEEN 60 AND 140 \
+             ORDER BY id LIMIT 200"
+        ))
+        .await?
+        .into_iter()
+        .map(|r| r[0])
+        .collect();
     if ids.is_empty() {
         bail!("no member with an ordinary number of games");
     }
     let mut typical = Vec::new();
     let mut sum = 0i64;
     for id in ids {
-        let (n, last_page): (i64, i64) = {
-            let n: i64 = sqlx::query("SELECT COUNT(*) FROM game_players WHERE user_id = ?")
-                .bind(id)
-                .fetch_one(pool)
-                .await?
-                .get(0);
-            let cursor: i64 = sqlx::query(
-                "SELECT game_id FROM game_players WHERE user_id = ? ORDER BY game_id DESC \
-                 LIMIT 1 OFFSET ?",
-            )
-            .bind(id)
-            .bind((n - limit as i64).max(0))
-            .fetch_one(pool)
-            .await?
-            .get(0);
-            (n, cursor)
-        };
+        let n = raw
+            .int(format!(
+                "SELECT COUNT(*) FROM game_players WHERE user_id = {id}"
+            ))
+            .await?;
+        let last_page = raw.int(nth_game(id, (n - limit as i64).max(0))).await?;
         sum += n;
         typical.push((id, last_page + 1));
     }
-    let visible: i64 = sqlx::query("SELECT COUNT(*) FROM members WHERE results_visible = 1")
-        .fetch_one(pool)
-        .await?
-        .get(0);
+    let visible = raw
+        .int("SELECT COUNT(*) FROM members WHERE results_visible = TRUE".into())
+        .await?;
     let deep_rank_no = visible * 9 / 10;
-    let row = sqlx::query(
-        "SELECT exp, id FROM members WHERE results_visible = 1 ORDER BY exp DESC, id ASC \
-         LIMIT 1 OFFSET ?",
-    )
-    .bind(deep_rank_no - 1)
-    .fetch_one(pool)
-    .await?;
+    let row = raw
+        .ints(format!(
+            "SELECT exp, id FROM members WHERE results_visible = TRUE \
+             ORDER BY exp DESC, id ASC LIMIT 1 OFFSET {}",
+            deep_rank_no - 1
+        ))
+        .await?
+        .pop()
+        .context("no ranked member")?;
     Ok(Subjects {
         heavy,
         heavy_games,
         heavy_mid,
         typical_games: sum as f64 / typical.len() as f64,
         typical,
-        deep_rank: (row.get(0), row.get(1)),
+        deep_rank: (row[0], row[1]),
         deep_rank_no,
     })
 }
@@ -661,22 +831,18 @@ async fn history(
 }
 
 async fn query(db: &Path, iterations: usize, limit: usize) -> anyhow::Result<()> {
-    if !db.exists() {
+    if engine(db) == Engine::Sqlite && !db.exists() {
         bail!(
             "{} does not exist; run `liar-bench seed` first",
             db.display()
         );
     }
-    let pool = SqlitePool::connect(&url(db)).await?;
-    let sub = subjects(&pool, limit).await?;
-    let counts = sqlx::query(
-        "SELECT (SELECT COUNT(*) FROM members), (SELECT COUNT(*) FROM games), \
-         (SELECT COUNT(*) FROM game_players)",
-    )
-    .fetch_one(&pool)
-    .await?;
-    let (members, games, rows): (i64, i64, i64) = (counts.get(0), counts.get(1), counts.get(2));
-    pool.close().await;
+    let raw = Raw::connect(db).await?;
+    let sub = subjects(&raw, limit).await?;
+    let members = raw.int("SELECT COUNT(*) FROM members".into()).await?;
+    let games = raw.int("SELECT COUNT(*) FROM games".into()).await?;
+    let rows = raw.int("SELECT COUNT(*) FROM game_players".into()).await?;
+    raw.close().await;
     // The server's own adapter, as the handlers use it (same pool settings as `liar serve`).
     let s = store::connect(&url(db), 8, Duration::from_secs(5)).await?;
     eprintln!(
@@ -820,8 +986,14 @@ async fn query(db: &Path, iterations: usize, limit: usize) -> anyhow::Result<()>
 
 /// The adapter's SQL (`src/store/sqlite.rs`), with sample values in place of the binds.
 async fn explain(db: &Path) -> anyhow::Result<()> {
-    let pool = SqlitePool::connect(&url(db)).await?;
-    let sub = subjects(&pool, 20).await?;
+    if engine(db) != Engine::Sqlite {
+        bail!("explain reads SQLite's query plans; use EXPLAIN in psql or mysql for the others");
+    }
+    let raw = Raw::connect(db).await?;
+    let sub = subjects(&raw, 20).await?;
+    let Raw::Sqlite(pool) = raw else {
+        unreachable!("checked above")
+    };
     let history = |filter: &str| {
         format!(
             "SELECT g.id, g.room_name, g.topic_id, g.winner, g.player_count, g.aborted, \
