@@ -666,7 +666,11 @@ impl ResultQueries for MySqlStore {
              WHERE results_visible = 1",
         );
         if let Some((exp, id)) = after {
-            sql.push(" AND (exp < ")
+            // `exp <= …` repeats what the OR implies, as a range the leaderboard index can
+            // start from (the OR alone makes the planner walk the ranks before the cursor).
+            sql.push(" AND exp <= ")
+                .push_bind(exp)
+                .push(" AND (exp < ")
                 .push_bind(exp)
                 .push(" OR (exp = ")
                 .push_bind(exp)

@@ -601,7 +601,16 @@ impl ResultQueries for PgStore {
         }
         sql.push(" ORDER BY p.game_id DESC LIMIT ")
             .push_bind(query.limit as i64);
-        let rows = sql.build().fetch_all(&self.pool).await.map_err(classify)?;
+        // Not a cached prepared statement: a cached one soon gets a generic plan, which cannot
+        // see that a rare pattern should use the trigram index (0004); this way each search is
+        // planned for its own pattern.
+        let searched = query.q.as_deref().is_some_and(|q| !q.is_empty());
+        let rows = sql
+            .build()
+            .persistent(!searched)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
         rows.iter()
             .map(rows::history_item)
             .collect::<Result<_, _>>()
@@ -644,7 +653,11 @@ impl ResultQueries for PgStore {
              WHERE results_visible",
         );
         if let Some((exp, id)) = after {
-            sql.push(" AND (exp < ")
+            // `exp <= …` repeats what the OR implies, as a range the leaderboard index can
+            // start from (the OR alone makes the planner walk the ranks before the cursor).
+            sql.push(" AND exp <= ")
+                .push_bind(exp)
+                .push(" AND (exp < ")
                 .push_bind(exp)
                 .push(" OR (exp = ")
                 .push_bind(exp)
