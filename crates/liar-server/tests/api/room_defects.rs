@@ -169,18 +169,21 @@ async fn an_aborted_english_game_is_stored_with_the_english_word() {
             .await
             .expect("game.aborted");
     }
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/liar.db", app.dir.path().display()))
-        .await
-        .unwrap();
-    let stored: Vec<(String, bool)> = sqlx::query_as("SELECT word, aborted FROM games")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    assert_eq!(
-        stored,
-        vec![(word.clone(), true)],
-        "the word as the English room played it"
+    // `game.aborted` goes out before the result is written; wait for the write.
+    let sql = format!(
+        "SELECT COUNT(*) FROM games WHERE aborted = TRUE AND word = '{}'",
+        word.replace('\'', "''")
     );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while crate::testdb::count(&app.database_url, &sql).await != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no aborted game stored with the English word {word}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let all = crate::testdb::count(&app.database_url, "SELECT COUNT(*) FROM games").await;
+    assert_eq!(all, 1, "one game stored");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
