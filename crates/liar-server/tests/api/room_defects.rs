@@ -154,20 +154,26 @@ async fn an_aborted_english_game_is_stored_with_the_english_word() {
         .iter()
         .find_map(|(_, c)| (c["role"] == "citizen").then(|| c["word"].as_str().unwrap().to_owned()))
         .unwrap();
-    let (_, ws) = seats.pop().unwrap();
+    // A citizen leaves (the liar leaving would hand the citizens the win, not abort the game).
+    let citizen = cards
+        .iter()
+        .position(|(_, c)| c["role"] == "citizen")
+        .unwrap();
+    let (_, ws) = seats.remove(citizen);
     ws.close().await;
     let topic = room_topic(room);
-    let aborted = seats[0]
-        .1
-        .next_message_on(&topic, Duration::from_secs(10))
-        .await;
-    let mut e = aborted.unwrap();
-    while e["type"] != "game.aborted" {
-        e = seats[0]
+    // The grace (1 s) runs out, the player is out, two are left: the game is aborted.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let e = seats[0]
             .1
-            .next_message_on(&topic, WAIT)
+            .next_message_on(&topic, left)
             .await
             .expect("game.aborted");
+        if e["type"] == "game.aborted" {
+            break;
+        }
     }
     // `game.aborted` goes out before the result is written; wait for the write.
     let sql = format!(
