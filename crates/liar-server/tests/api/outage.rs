@@ -12,11 +12,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// A TCP relay on a fixed local port: `cut()` closes every relayed connection and refuses new
-/// ones; `restore()` accepts again on the same port.
+/// A TCP relay on a local port it holds for the whole test: `cut()` closes every relayed
+/// connection and from then on closes each new one as soon as it is accepted; `restore()`
+/// relays again. The listener is never dropped, so no other socket can take its port.
 struct Relay {
     addr: SocketAddr,
-    target: String,
     cut: watch::Sender<bool>,
 }
 
@@ -26,27 +26,18 @@ impl Relay {
         let (cut, _) = watch::channel(false);
         let relay = Relay {
             addr: listener.local_addr().unwrap(),
-            target: target.to_owned(),
             cut,
         };
-        relay.serve(listener);
-        relay
-    }
-
-    fn serve(&self, listener: TcpListener) {
-        let target = self.target.clone();
-        let mut cut = self.cut.subscribe();
+        let target = target.to_owned();
+        let watch = relay.cut.subscribe();
         tokio::spawn(async move {
-            loop {
-                let (mut inbound, _) = tokio::select! {
-                    accepted = listener.accept() => match accepted {
-                        Ok(a) => a,
-                        Err(_) => return,
-                    },
-                    _ = cut.wait_for(|c| *c) => return,
-                };
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if *watch.borrow() {
+                    drop(inbound);
+                    continue;
+                }
                 let target = target.clone();
-                let mut cut = cut.clone();
+                let mut cut = watch.clone();
                 tokio::spawn(async move {
                     let Ok(mut outbound) = TcpStream::connect(&target).await else {
                         return;
@@ -58,18 +49,15 @@ impl Relay {
                 });
             }
         });
+        relay
     }
 
     fn cut(&self) {
         self.cut.send_replace(true);
     }
 
-    async fn restore(&self) {
+    fn restore(&self) {
         self.cut.send_replace(false);
-        let listener = TcpListener::bind(self.addr)
-            .await
-            .expect("the port is free again");
-        self.serve(listener);
     }
 }
 
@@ -131,7 +119,7 @@ async fn a_lost_database_answers_503_unavailable_and_not_ready_until_it_is_back(
     )
     .await;
 
-    relay.restore().await;
+    relay.restore();
     let deadline = Instant::now() + Duration::from_secs(20);
     while status_of(&app, "/readyz").await.0 != StatusCode::OK {
         assert!(Instant::now() < deadline, "never ready again");
