@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { launch, player, register, login, createRoom, joinByCode, card, waitPhase, vote, shot, uniq, onFailure, sleep, PHONE, DESKTOP } from './lib.mjs';
+import { launch, player, register, login, logout, createRoom, joinByCode, card, waitPhase, vote, shot, uniq, onFailure, sleep, PHONE, DESKTOP } from './lib.mjs';
 
 /** The public text of a room screen: no card, no own-turn box, no timers, no "(you)". */
 function publicText(p) {
@@ -114,7 +114,9 @@ test('smaller moments: login, toasts, countdowns, changing rooms, reduced motion
     // The sign-up toast belongs to the sign-up screen: gone once the lobby is shown.
     await register(ann);
     assert.equal(await ann.page.locator('[data-testid=toast]', { hasText: 'Account created' }).count(), 0, 'the sign-up toast left with its screen');
-    await ann.tid('logout').click();
+    // Wait for the login screen: a page loaded while the logout is still in flight would ask
+    // with the session being ended.
+    await logout(ann);
     await login(ann);
     assert.ok(statuses.length >= 2 && statuses.every((s) => s === 204), `GET /api/rooms/current: ${statuses}`);
     assert.deepEqual(errors, [], 'no console error on sign-up and login');

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Issue 12: the store conformance suite and the black-box API suite on PostgreSQL and on MariaDB
-# (SQLite already ran both in the plain `cargo test --workspace`). Starts the local servers when
-# they are down, installing them first on a machine that has none. Each test creates a database
-# of its own on the server and drops it afterwards (crates/liar-server/tests/common/testdb.rs).
+# (SQLite already ran both in the plain `cargo test --workspace`), and with them the cluster
+# suite: three `liar` processes on one database and a Redis server the test starts and kills.
+# Starts the local servers when they are down, installing them first on a machine that has none.
+# Each test creates a database of its own on the server and drops it afterwards
+# (crates/liar-server/tests/common/testdb.rs).
 #
 # Override the servers with LIAR_TEST_POSTGRES_URL / LIAR_TEST_MYSQL_URL (a URL whose database
 # is only used to create and drop the tests' own).
@@ -26,6 +28,8 @@ install_missing() {
   local missing=()
   command -v pg_ctlcluster >/dev/null || missing+=(postgresql postgresql-client)
   [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server mariadb-client)
+  # The cluster tests (tests/api/cluster.rs) start Redis servers of their own.
+  command -v redis-server >/dev/null || missing+=(redis-server)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     apt-get update -qq

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::AuthService;
 use crate::auth::tokens::random_token;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::ratelimit::{MemoryRateLimiter, RateLimiter};
@@ -38,6 +39,7 @@ struct StateInner {
     hub: Arc<Hub>,
     rooms: Rooms,
     topics: Topics,
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl AppState {
@@ -52,6 +54,10 @@ impl AppState {
     }
     pub fn hub(&self) -> &Arc<Hub> {
         &self.inner.hub
+    }
+    /// Cluster mode's Redis side (`None` on a single node).
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.inner.cluster.as_ref()
     }
     pub fn rooms(&self) -> &Rooms {
         &self.inner.rooms
@@ -89,12 +95,13 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        // Accepting the setting and ignoring it would split the world without saying so. The
-        // URL itself is not printed: it may carry a password.
-        if config.redis_url.is_some() {
+        // Several nodes share one world only through a database server. The URLs themselves
+        // are never printed: they may carry a password.
+        if config.redis_url.is_some() && config.database_url.starts_with("sqlite") {
             anyhow::bail!(
-                "redis_url is set, but running several nodes over Redis (SPEC §6.4) is not built \
-                 yet; unset redis_url (LIAR_REDIS_URL) to run one node with in-process state"
+                "redis_url is set but database_url is SQLite: several nodes need one shared \
+                 PostgreSQL or MySQL/MariaDB database (SPEC §6.4); unset redis_url \
+                 (LIAR_REDIS_URL) to run one node on SQLite"
             );
         }
         let config = Arc::new(config);
@@ -116,6 +123,26 @@ impl Application {
             config.clone(),
             secret.as_bytes(),
         )?;
+        let cluster = match &config.redis_url {
+            Some(url) => {
+                let node = config
+                    .node_id
+                    .clone()
+                    .unwrap_or_else(|| format!("node-{}", random_token(6)));
+                let cluster = Cluster::connect(url, &config.redis_prefix, node).await?;
+                tracing::info!(
+                    node = cluster.node_id(),
+                    "cluster mode: sessions, revocations \
+                    and rate limits are shared over Redis"
+                );
+                tracing::warn!(
+                    "rooms are not shared between nodes yet: a room is seen and \
+                    played only on the node that created it"
+                );
+                Some(cluster)
+            }
+            None => None,
+        };
         let builtin = liar_rules::Catalog::builtin()
             .map_err(|e| anyhow::anyhow!("shipped topic data is invalid: {e}"))?;
         let topics = Topics::load(builtin, store.clone()).await?;
@@ -153,6 +180,7 @@ impl Application {
                 hub,
                 rooms,
                 topics,
+                cluster,
             }),
         };
         Ok(Application {
@@ -186,6 +214,16 @@ impl Application {
             limiter,
         } = self;
         let housekeeping = tokio::spawn(housekeeping(state.clone(), limiter));
+        let mut cluster_tasks = match state.cluster() {
+            Some(cluster) => cluster.start(state.auth()),
+            None => Vec::new(),
+        };
+        cluster_tasks.push(tokio::spawn(crate::outbox::run(
+            state.store().clone(),
+            state.cluster().cloned(),
+            Duration::from_secs(state.config().outbox_retention_secs),
+            crate::auth::now_millis,
+        )));
         let grace = Duration::from_secs(state.config().shutdown_grace_secs);
         let app = crate::http::router(state.clone());
         let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
@@ -220,6 +258,9 @@ impl Application {
             tokio::time::sleep(SOCKET_CLOSE_PAUSE).await;
         }
         housekeeping.abort();
+        for task in cluster_tasks {
+            task.abort();
+        }
         state.store().close().await;
         result??;
         Ok(())

@@ -54,8 +54,19 @@ pub struct Config {
     pub database_max_connections: u32,
     /// How long a request waits for a pooled connection before failing with 503.
     pub database_acquire_timeout_ms: u64,
-    /// Redis for scale-out; unset means in-process state.
+    /// Redis for scale-out (SPEC §6.4); unset means one node with in-process state. Needs a
+    /// PostgreSQL or MySQL/MariaDB `database_url` shared by every node.
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel, so deployments can share a Redis server.
+    pub redis_prefix: String,
+    /// This node's name in the cluster (logs, metrics, routing); unset means a random one.
+    pub node_id: Option<String>,
+    /// Cluster mode: every socket re-checks its session in the database this often (seconds),
+    /// so a revocation whose Redis message was lost still closes it; 0 turns it off.
+    pub session_check_secs: u64,
+    /// Without Redis nobody consumes the outbox of stored results: its records are deleted
+    /// after this many seconds. (With Redis they go to the stream `{redis_prefix}:results`.)
+    pub outbox_retention_secs: u64,
     /// HS256 secret for access tokens; unset means generated once and persisted in the database.
     pub jwt_secret: Option<String>,
     /// Peers whose `X-Forwarded-For`/`Forwarded` headers are believed (CIDRs, comma-separated).
@@ -128,6 +139,10 @@ impl Default for Config {
             database_max_connections: 8,
             database_acquire_timeout_ms: 5_000,
             redis_url: None,
+            redis_prefix: "liar".into(),
+            node_id: None,
+            session_check_secs: 15,
+            outbox_retention_secs: 3600,
             jwt_secret: None,
             trusted_proxies: Vec::new(),
             access_token_ttl_secs: 15 * 60,

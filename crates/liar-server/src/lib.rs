@@ -3,12 +3,14 @@
 pub mod app;
 pub mod auth;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
 pub mod hub;
 pub mod net;
+pub mod outbox;
 pub mod ratelimit;
 pub mod room;
 pub mod store;

@@ -57,6 +57,7 @@ on_every_engine!(
     take_over_bumps_every_epoch_returns_the_log_tail_and_forgets_unsaved_rooms,
     a_deleted_room_takes_its_events_with_it_and_pruning_keeps_the_tail,
     a_hundred_concurrent_creates_of_one_code_reserve_exactly_one_room,
+    the_outbox_gives_its_records_oldest_first_and_deletes_only_what_it_is_told,
 );
 
 /// Opens a fresh database on `engine` and runs `test` on it under a deadline, so nothing can
@@ -205,6 +206,52 @@ async fn a_hundred_concurrent_end_signals_for_one_game_store_one_result(db: Db) 
     }
     let liar_total = totals.iter().find(|t| t.user_id == ids[0]).unwrap();
     assert_eq!((liar_total.exp, liar_total.level.as_str()), (49, "BRONZE1"));
+}
+
+async fn the_outbox_gives_its_records_oldest_first_and_deletes_only_what_it_is_told(db: Db) {
+    let ids = [db.member("ann").await, db.member("bob").await];
+    for (i, ended_at) in [(1, 5_000), (2, 1_000), (3, 9_000), (4, 2_000)] {
+        let mut g = liar_wins(&format!("room-o-{i}"), ids[0], &ids);
+        g.ended_at = ended_at;
+        db.store.record_game(g).await.unwrap();
+    }
+    let all = db.store.outbox_batch(10).await.unwrap();
+    assert_eq!(all.len(), 4);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
+    assert!(all.iter().all(|r| r.topic == "game.finished"));
+    let keys: Vec<&str> = all.iter().map(|r| r.payload.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            r#"{"key":"room-o-1"}"#,
+            r#"{"key":"room-o-2"}"#,
+            r#"{"key":"room-o-3"}"#,
+            r#"{"key":"room-o-4"}"#
+        ]
+    );
+    assert_eq!(db.store.outbox_batch(2).await.unwrap(), all[..2]);
+
+    assert_eq!(db.store.outbox_delete(&[]).await.unwrap(), 0);
+    assert_eq!(
+        db.store
+            .outbox_delete(&[all[0].id, all[2].id, 987_654])
+            .await
+            .unwrap(),
+        2
+    );
+    let left = db.store.outbox_batch(10).await.unwrap();
+    assert_eq!(left, [all[1].clone(), all[3].clone()]);
+
+    // Pruning goes by creation time: the records created before 2,000 go.
+    assert_eq!(db.store.outbox_prune(2_000).await.unwrap(), 1);
+    assert_eq!(db.store.outbox_batch(10).await.unwrap(), [all[3].clone()]);
+    assert_eq!(db.store.outbox_prune(i64::MAX).await.unwrap(), 1);
+    assert_eq!(db.count("SELECT COUNT(*) FROM outbox").await, 0);
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM games").await,
+        4,
+        "results stay"
+    );
 }
 
 async fn ten_concurrent_games_of_the_same_four_members_add_up_to_the_sum_of_the_games(db: Db) {

@@ -6,9 +6,9 @@ pub mod password;
 pub mod tokens;
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::config::Config;
 use crate::domain::{Email, Password, UserId, Username};
@@ -55,6 +55,11 @@ struct Inner {
     limiter: Arc<dyn RateLimiter>,
     config: Arc<Config>,
     revocations: broadcast::Sender<Revocation>,
+    /// Cluster mode: this node's revocations, to be announced to the other nodes.
+    remote: OnceLock<mpsc::UnboundedSender<Revocation>>,
+    /// Bumped when open sockets should re-check their sessions in the store (a node that lost
+    /// its Redis subscription may have missed revocations).
+    recheck: watch::Sender<u64>,
 }
 
 pub fn now_millis() -> Millis {
@@ -82,6 +87,8 @@ impl AuthService {
                 limiter,
                 config,
                 revocations,
+                remote: OnceLock::new(),
+                recheck: watch::channel(0).0,
             }),
         })
     }
@@ -91,9 +98,39 @@ impl AuthService {
         &self.inner.hasher
     }
 
-    /// Listens for revoked sessions (replaced, logged out, reused).
+    /// Listens for revoked sessions (replaced, logged out, reused), of this node and (cluster
+    /// mode) of the others.
     pub fn revocations(&self) -> broadcast::Receiver<Revocation> {
         self.inner.revocations.subscribe()
+    }
+
+    /// Ticks when every open socket should re-check its session in the store.
+    pub fn rechecks(&self) -> watch::Receiver<u64> {
+        self.inner.recheck.subscribe()
+    }
+
+    /// Cluster mode: where this node's revocations go to reach the other nodes.
+    pub fn set_remote_revocations(&self, tx: mpsc::UnboundedSender<Revocation>) {
+        let _ = self.inner.remote.set(tx);
+    }
+
+    /// A revocation announced by another node: told to this node's sockets only.
+    pub fn deliver_revocation(&self, revocation: Revocation) {
+        let _ = self.inner.revocations.send(revocation);
+    }
+
+    /// Asks every open socket to re-check its session.
+    pub fn recheck_sessions(&self) {
+        self.inner.recheck.send_modify(|n| *n += 1);
+    }
+
+    /// A session ended here: this node's sockets are told at once, the other nodes through
+    /// Redis (cluster mode).
+    fn revoke(&self, revocation: Revocation) {
+        if let Some(remote) = self.inner.remote.get() {
+            let _ = remote.send(revocation.clone());
+        }
+        let _ = self.inner.revocations.send(revocation);
     }
 
     pub async fn register(
@@ -219,7 +256,7 @@ impl AuthService {
             })
             .await?;
         for old in replaced {
-            let _ = this.revocations.send(Revocation {
+            self.revoke(Revocation {
                 member: user,
                 session: old,
                 reason: SessionState::Replaced,
@@ -259,7 +296,7 @@ impl AuthService {
                 Ok(self.pair(member, &session, next, now))
             }
             RefreshOutcome::Reused { member, session } => {
-                let _ = this.revocations.send(Revocation {
+                self.revoke(Revocation {
                     member,
                     session,
                     reason: SessionState::Reused,
@@ -276,7 +313,7 @@ impl AuthService {
         this.store
             .end_session(&claims.session, claims.user, now_millis())
             .await?;
-        let _ = this.revocations.send(Revocation {
+        self.revoke(Revocation {
             member: claims.user,
             session: claims.session.clone(),
             reason: SessionState::LoggedOut,

@@ -44,6 +44,9 @@ async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Health>, Api
         .ping()
         .await
         .map_err(|_| ApiError::Unavailable("database unreachable".into()))?;
+    if state.cluster().is_some_and(|c| !c.redis_up()) {
+        return Err(ApiError::Unavailable("Redis unreachable".into()));
+    }
     if !state.rooms().saving() {
         return Err(ApiError::Unavailable("room saves are failing".into()));
     }

@@ -67,6 +67,11 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
+        // Events are small frames written one after another (a note, then an ERROR, then the
+        // close): without this, Nagle holds each behind the peer's delayed ACK (~40 ms).
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
         let service = match make_service.call(peer).await {
             Ok(service) => service,
             Err(never) => match never {},

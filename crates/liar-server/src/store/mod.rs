@@ -203,6 +203,28 @@ pub trait ResultStore: Send + Sync {
     -> Result<(i64, Vec<PlayerTotals>), StoreError>;
 }
 
+/// The outbox of stored results (issue 13): read oldest first, delete once delivered, prune
+/// what nobody consumes.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Up to `limit` outbox records, oldest first (issue 13: a relay publishes them).
+    async fn outbox_batch(&self, limit: i64) -> Result<Vec<OutboxRecord>, StoreError>;
+    /// Deletes delivered records; returns how many went.
+    async fn outbox_delete(&self, ids: &[i64]) -> Result<u64, StoreError>;
+    /// Deletes records created before `before` (nobody consumes them: the outbox never grows
+    /// forever); returns how many went.
+    async fn outbox_prune(&self, before: Millis) -> Result<u64, StoreError>;
+}
+
+/// One outbox record: a stored result waiting to be published to other services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    pub id: i64,
+    pub topic: String,
+    pub payload: String,
+    pub created_at: Millis,
+}
+
 /// One page request of a member's history.
 #[derive(Debug, Clone)]
 pub struct HistoryQuery {
@@ -347,7 +369,14 @@ pub struct PoolStats {
 
 #[async_trait]
 pub trait Store:
-    MemberStore + SessionStore + SettingsStore + ResultStore + ResultQueries + TopicStore + RoomStore
+    MemberStore
+    + SessionStore
+    + SettingsStore
+    + ResultStore
+    + OutboxStore
+    + ResultQueries
+    + TopicStore
+    + RoomStore
 {
     async fn ping(&self) -> Result<(), StoreError>;
     fn pool_stats(&self) -> PoolStats;

@@ -481,6 +481,52 @@ impl ResultStore for MySqlStore {
     }
 }
 
+#[async_trait]
+impl OutboxStore for MySqlStore {
+    async fn outbox_batch(&self, limit: i64) -> Result<Vec<OutboxRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, topic, payload, created_at FROM outbox ORDER BY id LIMIT ?")
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxRecord {
+                    id: r.try_get("id")?,
+                    topic: r.try_get("topic")?,
+                    payload: r.try_get("payload")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(classify)
+    }
+
+    async fn outbox_delete(&self, ids: &[i64]) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut sql = sqlx::QueryBuilder::<sqlx::MySql>::new("DELETE FROM outbox WHERE id IN (");
+        let mut list = sql.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        sql.push(")");
+        let done = sql.build().execute(&self.pool).await.map_err(classify)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn outbox_prune(&self, before: Millis) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM outbox WHERE created_at < ?")
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected())
+    }
+}
+
 async fn record(
     tx: &mut MySqlConnection,
     game: &FinishedGame,

@@ -334,6 +334,16 @@ impl Conn {
         revocations: &mut broadcast::Receiver<Revocation>,
     ) -> Ending {
         let mut last_seen = Instant::now();
+        let mut rechecks = self.state.auth().rechecks();
+        rechecks.borrow_and_update();
+        // Cluster mode: every socket re-checks its session now and then, so a revocation whose
+        // Redis message was lost still closes it (SPEC §6.4). Spread over the interval.
+        let every = Duration::from_secs(self.state.config().session_check_secs.max(1));
+        let checking =
+            self.state.config().redis_url.is_some() && self.state.config().session_check_secs > 0;
+        let first = Duration::from_millis(rand::random_range(0..every.as_millis() as u64 + 1));
+        let mut check = tokio::time::interval_at(Instant::now() + first, every);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut shutdown = self.state.hub().shutdown_signal();
         let already = *shutdown.borrow_and_update();
         if let Some(after) = already {
@@ -384,6 +394,18 @@ impl Conn {
                         return Ending::Closed;
                     }
                 }
+                Ok(()) = rechecks.changed() => {
+                    if let Some(reason) = self.session_ended().await {
+                        self.kick(reason).await;
+                        return Ending::Closed;
+                    }
+                }
+                _ = check.tick(), if checking => {
+                    if let Some(reason) = self.session_ended().await {
+                        self.kick(reason).await;
+                        return Ending::Closed;
+                    }
+                }
                 _ = shutdown.changed() => {
                     let after = *shutdown.borrow();
                     if let Some(after) = after {
@@ -403,17 +425,21 @@ impl Conn {
         match rev {
             Ok(r) if r.session == self.session => Some(r.reason),
             Ok(_) | Err(broadcast::error::RecvError::Closed) => None,
-            Err(broadcast::error::RecvError::Lagged(_)) => {
-                // Missed some revocations: ask the store directly.
-                let state = self
-                    .state
-                    .store()
-                    .session_state(&self.session, self.user, crate::auth::now_millis())
-                    .await
-                    .ok()?;
-                (state != SessionState::Live).then_some(state)
-            }
+            // Missed some revocations: ask the store directly.
+            Err(broadcast::error::RecvError::Lagged(_)) => self.session_ended().await,
         }
+    }
+
+    /// Why this connection's session is no longer live, per the store (`None`: live, or the
+    /// store did not answer; the next check asks again).
+    async fn session_ended(&self) -> Option<SessionState> {
+        let state = self
+            .state
+            .store()
+            .session_state(&self.session, self.user, crate::auth::now_millis())
+            .await
+            .ok()?;
+        (state != SessionState::Live).then_some(state)
     }
 
     async fn kick(&self, reason: SessionState) {

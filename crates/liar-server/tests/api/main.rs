@@ -1,6 +1,7 @@
 //! Black-box tests: the real `liar` server on port 0, driven over real HTTP.
 
 mod auth;
+mod cluster;
 mod connections;
 mod durable;
 mod errors;
@@ -12,6 +13,8 @@ mod outage;
 mod pool;
 mod process;
 mod realtime;
+#[path = "../common/redis.rs"]
+mod redis_server;
 mod results;
 mod room_defects;
 mod rooms;

@@ -1048,3 +1048,30 @@ async fn a_sigkill_right_after_games_end_loses_no_finished_game_and_stores_none_
     })
     .await;
 }
+
+#[tokio::test]
+async fn without_redis_the_outbox_is_pruned_not_kept_forever() {
+    within(30, async {
+        let app = spawn_app_with(|c| c.outbox_retention_secs = 0).await;
+        let ann = app.register_member("ann").await;
+        let bob = app.register_member("bob").await;
+        let s = store_of(&app).await;
+        record(
+            &s,
+            finished("g-prune", "prune", ann, &[ann, bob], Some("liar"), &[]),
+        )
+        .await;
+        while !s.outbox_batch(10).await.unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            my_games(&app, &app.login_member("ann").await.access, &[]).await["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1,
+            "the result itself stays"
+        );
+    })
+    .await
+}
