@@ -7,7 +7,6 @@ pub mod tokens;
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::broadcast;
 
 use crate::config::Config;
@@ -61,10 +60,6 @@ pub fn now_millis() -> Millis {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as Millis
 }
 
-fn rate_limited(retry_after: Duration) -> ApiError {
-    ApiError::RateLimited { retry_after }
-}
-
 impl AuthService {
     pub fn new(
         store: Arc<dyn Store>,
@@ -107,7 +102,7 @@ impl AuthService {
         this.limiter
             .hit(&format!("register:ip:{ip}"), this.config.register_per_ip)
             .await
-            .map_err(rate_limited)?;
+            .map_err(ApiError::from)?;
         let mut errors = Vec::new();
         let email = collect(&mut errors, required("email", email).and_then(Email::parse));
         let username = collect(
@@ -153,7 +148,7 @@ impl AuthService {
         this.limiter
             .hit(&format!("login:ip:{ip}"), this.config.login_per_ip)
             .await
-            .map_err(rate_limited)?;
+            .map_err(ApiError::from)?;
         let mut errors = Vec::new();
         let email = collect(&mut errors, required("email", email).and_then(Email::parse));
         let password = collect(
@@ -171,7 +166,7 @@ impl AuthService {
         this.limiter
             .reserve(&account_key, budget)
             .await
-            .map_err(rate_limited)?;
+            .map_err(ApiError::from)?;
         match self.check_password(&email, password).await {
             Ok(Some(user)) => {
                 this.limiter.release(&account_key, budget).await;
