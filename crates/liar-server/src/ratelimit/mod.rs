@@ -2,6 +2,12 @@
 //!
 //! The in-process limiter keeps a fixed window and a block per key in sharded maps. Expired keys
 //! are swept, and the number of keys is bounded (unbounded caches were a seed defect, SPEC §7).
+//! [`RedisRateLimiter`] gives the same answers from counters in Redis, so every node shares them
+//! (SPEC §6.4).
+
+mod redis;
+
+pub use self::redis::RedisRateLimiter;
 
 use async_trait::async_trait;
 use std::collections::HashMap;
