@@ -7,6 +7,7 @@ use serde::Serialize;
 use std::time::Duration;
 use utoipa::ToSchema;
 
+use crate::ratelimit::Refusal;
 use crate::store::StoreError;
 
 /// One invalid field of a request body.
@@ -236,8 +237,38 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A limit answers 429 with `Retry-After`; a limiter that cannot reach its Redis answers 503
+/// `UNAVAILABLE` with no `Retry-After` (SPEC §6.4: requests that need Redis fail, they do not
+/// pass unlimited).
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Wait(retry_after) => ApiError::RateLimited { retry_after },
+            Refusal::Unavailable => ApiError::Unavailable("rate limits unavailable".into()),
+        }
+    }
+}
+
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         ApiError::Internal(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_limit_answers_429_with_retry_after_and_an_unreachable_limiter_503_without() {
+        let limited = ApiError::from(Refusal::Wait(Duration::from_millis(1500))).into_response();
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(limited.headers()[header::RETRY_AFTER], "2");
+
+        let unavailable = ApiError::from(Refusal::Unavailable);
+        assert_eq!(unavailable.code(), "UNAVAILABLE");
+        let unavailable = unavailable.into_response();
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(unavailable.headers().get(header::RETRY_AFTER).is_none());
     }
 }

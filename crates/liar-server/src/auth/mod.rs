@@ -7,7 +7,6 @@ pub mod tokens;
 
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::config::Config;
@@ -64,10 +63,6 @@ struct Inner {
 
 pub fn now_millis() -> Millis {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as Millis
-}
-
-fn rate_limited(retry_after: Duration) -> ApiError {
-    ApiError::RateLimited { retry_after }
 }
 
 impl AuthService {
@@ -144,7 +139,7 @@ impl AuthService {
         this.limiter
             .hit(&format!("register:ip:{ip}"), this.config.register_per_ip)
             .await
-            .map_err(rate_limited)?;
+            .map_err(ApiError::from)?;
         let mut errors = Vec::new();
         let email = collect(&mut errors, required("email", email).and_then(Email::parse));
         let username = collect(
@@ -190,7 +185,7 @@ impl AuthService {
         this.limiter
             .hit(&format!("login:ip:{ip}"), this.config.login_per_ip)
             .await
-            .map_err(rate_limited)?;
+            .map_err(ApiError::from)?;
         let mut errors = Vec::new();
         let email = collect(&mut errors, required("email", email).and_then(Email::parse));
         let password = collect(
@@ -208,7 +203,7 @@ impl AuthService {
         this.limiter
             .reserve(&account_key, budget)
             .await
-            .map_err(rate_limited)?;
+            .map_err(ApiError::from)?;
         match self.check_password(&email, password).await {
             Ok(Some(user)) => {
                 this.limiter.release(&account_key, budget).await;

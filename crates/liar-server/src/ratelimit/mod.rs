@@ -2,6 +2,12 @@
 //!
 //! The in-process limiter keeps a fixed window and a block per key in sharded maps. Expired keys
 //! are swept, and the number of keys is bounded (unbounded caches were a seed defect, SPEC §7).
+//! [`RedisRateLimiter`] gives the same answers from counters in Redis, so every node shares them
+//! (SPEC §6.4).
+
+mod redis;
+
+pub use self::redis::RedisRateLimiter;
 
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -11,18 +17,39 @@ use std::time::{Duration, Instant};
 
 use crate::config::LimitRule;
 
+/// Why a limiter refused an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Over the limit: the caller must wait this long (`Retry-After`).
+    Wait(Duration),
+    /// The limiter cannot tell (its Redis is unreachable or too slow): refuse without counting,
+    /// and without a wait to promise. The in-process limiter never answers this.
+    Unavailable,
+}
+
+impl Refusal {
+    /// The wait, when the refusal is a limit.
+    pub fn wait(self) -> Option<Duration> {
+        match self {
+            Refusal::Wait(d) => Some(d),
+            Refusal::Unavailable => None,
+        }
+    }
+}
+
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
     /// Counts one event for `key`; over the limit, the key is blocked for `rule.block_secs`.
-    /// `Err` carries how long the caller must wait.
-    async fn hit(&self, key: &str, rule: LimitRule) -> Result<(), Duration>;
+    /// `Err` carries how long the caller must wait, or that the limiter cannot tell.
+    async fn hit(&self, key: &str, rule: LimitRule) -> Result<(), Refusal>;
     /// Takes one slot of `key`'s budget *before* the work it guards (a password check), in one
     /// atomic step: while the key is blocked, or all `rule.limit` slots of the window are taken
     /// (failed or still in flight), the caller is refused. Checking first and counting after
     /// the work would let a burst of concurrent attempts all pass the check (SPEC §1.3).
-    async fn reserve(&self, key: &str, rule: LimitRule) -> Result<(), Duration>;
+    async fn reserve(&self, key: &str, rule: LimitRule) -> Result<(), Refusal>;
     /// The reserved attempt failed: its slot stays taken, and the last slot blocks the key for
-    /// `rule.block_secs` (the 10th failed login locks the account).
+    /// `rule.block_secs` (the 10th failed login locks the account). A limiter that cannot record
+    /// it logs and drops it.
     async fn fail(&self, key: &str, rule: LimitRule);
     /// The reserved attempt succeeded (or never ran): its slot is given back.
     async fn release(&self, key: &str, rule: LimitRule);
@@ -114,16 +141,16 @@ impl MemoryRateLimiter {
     }
 }
 
-fn blocked(entry: &Entry, now: Instant) -> Result<(), Duration> {
+fn blocked(entry: &Entry, now: Instant) -> Result<(), Refusal> {
     match entry.blocked_until {
-        Some(until) if until > now => Err(until - now),
+        Some(until) if until > now => Err(Refusal::Wait(until - now)),
         _ => Ok(()),
     }
 }
 
 #[async_trait]
 impl RateLimiter for MemoryRateLimiter {
-    async fn hit(&self, key: &str, rule: LimitRule) -> Result<(), Duration> {
+    async fn hit(&self, key: &str, rule: LimitRule) -> Result<(), Refusal> {
         let now = Instant::now();
         self.with_entry(key, rule, now, |e| {
             blocked(e, now)?;
@@ -131,19 +158,21 @@ impl RateLimiter for MemoryRateLimiter {
             if e.count > rule.limit {
                 let block = Duration::from_secs(rule.block_secs);
                 e.blocked_until = Some(now + block);
-                return Err(block);
+                return Err(Refusal::Wait(block));
             }
             Ok(())
         })
     }
 
-    async fn reserve(&self, key: &str, rule: LimitRule) -> Result<(), Duration> {
+    async fn reserve(&self, key: &str, rule: LimitRule) -> Result<(), Refusal> {
         let now = Instant::now();
         self.with_entry(key, rule, now, |e| {
             blocked(e, now)?;
             if e.count >= rule.limit {
                 // Every slot is taken until the window ends (or a failure blocks the key).
-                return Err((e.window_start + e.window).saturating_duration_since(now));
+                return Err(Refusal::Wait(
+                    (e.window_start + e.window).saturating_duration_since(now),
+                ));
             }
             e.count += 1;
             Ok(())
@@ -181,7 +210,7 @@ mod tests {
         for _ in 0..3 {
             assert!(l.hit("ip", RULE).await.is_ok());
         }
-        let wait = l.hit("ip", RULE).await.unwrap_err();
+        let wait = l.hit("ip", RULE).await.unwrap_err().wait().unwrap();
         assert!(wait > Duration::from_secs(19) && wait <= Duration::from_secs(20));
         assert!(l.hit("ip", RULE).await.is_err(), "still blocked");
         assert!(l.hit("other", RULE).await.is_ok());
@@ -198,12 +227,12 @@ mod tests {
         assert!(l.reserve("acct", rule).await.is_ok());
         assert!(l.reserve("acct", rule).await.is_ok());
         // Both slots in flight: a third attempt waits for the window, not the block.
-        let wait = l.reserve("acct", rule).await.unwrap_err();
+        let wait = l.reserve("acct", rule).await.unwrap_err().wait().unwrap();
         assert!(wait <= Duration::from_secs(60));
         l.release("acct", rule).await;
         assert!(l.reserve("acct", rule).await.is_ok());
         l.fail("acct", rule).await;
-        let wait = l.reserve("acct", rule).await.unwrap_err();
+        let wait = l.reserve("acct", rule).await.unwrap_err().wait().unwrap();
         assert!(wait > Duration::from_secs(119), "blocked, got {wait:?}");
         l.release("acct", rule).await;
         assert!(
