@@ -14,7 +14,7 @@ use crate::auth::tokens::random_token;
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::hub::Hub;
-use crate::ratelimit::{MemoryRateLimiter, RateLimiter};
+use crate::ratelimit::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
 use crate::room::{RoomRules, Rooms, RoomsConfig};
 use crate::store::{self, Store};
 use crate::topics::Topics;
@@ -116,13 +116,6 @@ impl Application {
             Some(_) => anyhow::bail!("jwt_secret must be at least 32 characters"),
             None => store.get_or_init(JWT_SECRET_KEY, random_token(48)).await?,
         };
-        let limiter = Arc::new(MemoryRateLimiter::new(config.rate_limit_max_keys));
-        let auth = AuthService::new(
-            store.clone(),
-            limiter.clone() as Arc<dyn RateLimiter>,
-            config.clone(),
-            secret.as_bytes(),
-        )?;
         let cluster = match &config.redis_url {
             Some(url) => {
                 let node = config
@@ -143,6 +136,18 @@ impl Application {
             }
             None => None,
         };
+        let limiter = Arc::new(MemoryRateLimiter::new(config.rate_limit_max_keys));
+        // Cluster mode counts the login and registration limits in Redis, for every node alike.
+        let shared_limiter: Arc<dyn RateLimiter> = match &cluster {
+            Some(c) => Arc::new(RedisRateLimiter::new(c.connection(), c.key("rl:"))),
+            None => limiter.clone(),
+        };
+        let auth = AuthService::new(
+            store.clone(),
+            shared_limiter,
+            config.clone(),
+            secret.as_bytes(),
+        )?;
         let builtin = liar_rules::Catalog::builtin()
             .map_err(|e| anyhow::anyhow!("shipped topic data is invalid: {e}"))?;
         let topics = Topics::load(builtin, store.clone()).await?;

@@ -405,3 +405,96 @@ async fn every_stored_result_reaches_the_redis_stream_once_even_across_a_redis_r
         "delivered records are deleted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_limit_per_ip_hammered_over_three_nodes_allows_exactly_the_limit_in_total() {
+    let Some(c) = start_nodes(
+        3,
+        &[
+            ("LIAR_LOGIN_PER_IP__LIMIT", "20"),
+            ("LIAR_LOGIN_PER_IP__WINDOW_SECS", "120"),
+            ("LIAR_LOGIN_PER_IP__BLOCK_SECS", "120"),
+            ("LIAR_LOGIN_FAILURES_PER_ACCOUNT__LIMIT", "1000"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    c.register(0, "hal").await;
+    let c = std::sync::Arc::new(c);
+    let attempts = (0..300).map(|i| {
+        let c = c.clone();
+        tokio::spawn(async move {
+            let r = c
+                .http
+                .post(c.nodes[i % 3].url("/api/auth/login"))
+                .json(&json!({"email": "hal@example.com", "password": PASSWORD}))
+                .send()
+                .await
+                .unwrap();
+            let retry_after = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+            (r.status(), retry_after)
+        })
+    });
+    let (mut ok, mut limited) = (0, 0);
+    for a in futures::future::join_all(attempts).await {
+        match a.unwrap() {
+            (StatusCode::OK, _) => ok += 1,
+            (StatusCode::TOO_MANY_REQUESTS, Some(wait)) => {
+                assert!((1..=120).contains(&wait), "Retry-After {wait}");
+                limited += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((ok, limited), (20, 280), "the limit counts over all nodes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_logins_answer_503_and_work_again_when_it_is_back_without_a_restart() {
+    let Some(mut c) = start_nodes(2, &[]).await else {
+        return;
+    };
+    c.register(0, "ivy").await;
+    let (_, token) = c.login(1, "ivy").await;
+    let token = token.unwrap();
+    c.redis.kill();
+    for node in 0..2 {
+        let (status, _) = c.login(node, "ivy").await;
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "login on node {node}"
+        );
+        let r = c
+            .http
+            .post(c.nodes[node].url("/api/auth/register"))
+            .json(&json!({"email": format!("new{node}@example.com"), "username": format!("new{node}"), "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "UNAVAILABLE");
+    }
+    // What does not need Redis goes on: the session still works on both nodes.
+    assert_eq!(c.me(0, &token).await, StatusCode::OK);
+    assert_eq!(c.me(1, &token).await, StatusCode::OK);
+    c.redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for node in 0..2 {
+        loop {
+            let (status, _) = c.login(node, "ivy").await;
+            if status == StatusCode::OK {
+                break;
+            }
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            assert!(Instant::now() < deadline, "logins never worked again");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
