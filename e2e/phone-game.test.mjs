@@ -1,5 +1,5 @@
 // A whole four-player game on phones: every browser context has a 390×844 viewport (two Korean,
-// two English). Register, create and join a room, ready, start, card, hints (one of them a long
+// two English), and every player has a name of the longest length allowed (20). Register, create and join a room, ready, start, card, hints (one of them a long
 // word without spaces), discussion chat, vote, defense, the liar's guess, result. At every phase,
 // on every phone: no horizontal scroll, and the page was never reloaded (a marker set in the
 // lobby survives, no `load` event). On the result, without the test scrolling: who the liar was,
@@ -23,8 +23,17 @@ async function check(p, label) {
     scrollWidth: document.documentElement.scrollWidth,
     clientWidth: document.documentElement.clientWidth,
     marker: window.__phoneGameMarker ?? null,
+    // On failure: what sticks out on the right.
+    wide: [...document.querySelectorAll('body *')]
+      .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+      .slice(-3)
+      .map((el) => {
+        const chain = [];
+        for (let e = el; e && e !== document.body; e = e.parentElement) chain.push(`${e.tagName.toLowerCase()}${e.dataset.testid ? `[${e.dataset.testid}]` : ''}${e.classList.length ? `.${[...e.classList].join('.')}` : ''}(${Math.round(e.getBoundingClientRect().width)})`);
+        return `${chain.join(' < ')} right=${Math.round(el.getBoundingClientRect().right)} "${el.textContent.trim().slice(0, 30)}"`;
+      }),
   }));
-  assert.ok(m.scrollWidth <= m.clientWidth, `${p.name} (${label}): horizontal scroll, scrollWidth ${m.scrollWidth} > clientWidth ${m.clientWidth}`);
+  assert.ok(m.scrollWidth <= m.clientWidth, `${p.name} (${label}): horizontal scroll, scrollWidth ${m.scrollWidth} > clientWidth ${m.clientWidth}: ${m.wide.join('; ')}`);
   assert.equal(m.marker, p.marker, `${p.name} (${label}): the page was reloaded`);
   assert.equal(p.loads, 0, `${p.name} (${label}): ${p.loads} page load(s) since the lobby`);
 }
@@ -56,12 +65,14 @@ function resultLayout(p) {
 test('four players play a whole game on phones: no sideways scroll, no reload, the result fits the screen', { timeout: 300000 }, async (t) => {
   const browser = await launch();
   t.after(() => browser.close());
+  // uniq() adds 6 characters: 20 in all, the longest name allowed (SPEC §1).
   const ps = await Promise.all([
-    player(browser, { name: uniq('mina'), viewport: PHONE, locale: 'ko-KR' }),
-    player(browser, { name: uniq('eli'), viewport: PHONE, locale: 'en-US' }),
-    player(browser, { name: uniq('joon'), viewport: PHONE, locale: 'ko-KR' }),
-    player(browser, { name: uniq('ray'), viewport: PHONE, locale: 'en-US' }),
+    player(browser, { name: uniq('mina_from_seou'), viewport: PHONE, locale: 'ko-KR' }),
+    player(browser, { name: uniq('elizabeth_long'), viewport: PHONE, locale: 'en-US' }),
+    player(browser, { name: uniq('joonwoo_park_k'), viewport: PHONE, locale: 'ko-KR' }),
+    player(browser, { name: uniq('raymond_wallac'), viewport: PHONE, locale: 'en-US' }),
   ]);
+  assert.deepEqual(ps.map((p) => [...p.name].length), [20, 20, 20, 20]);
   await onFailure('phone-game', ps, () => play(ps));
 });
 
