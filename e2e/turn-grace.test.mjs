@@ -85,6 +85,9 @@ async function play(ps) {
   await x.page.reload();
   assert.equal(x.page.url(), url, 'the reload stays on the room');
   assert.deepEqual(await card(x), cards[ps.indexOf(x)], 'the same card comes back');
+  // Back on his turn, or (were the turn grace broken) skipped: whichever the page shows first.
+  await x.page.locator('[data-testid=my-turn], [data-testid=hint-skip]').first().waitFor({ timeout: 10000 });
+  assert.deepEqual(await skipsOn(x), [], 'his turn was not skipped');
   await x.tid('hint-input').waitFor({ timeout: 10000 });
   await x.page.waitForFunction(() => window.__liar.stomp.state === 'online', null, { timeout: 10000 });
   console.log(`# ${x.name} was back on his turn ${Date.now() - reloadedAt} ms after the reload began`);
