@@ -4,16 +4,18 @@
 # the other on this machine. Prints liar-load's final report for each and the room-save figures
 # read from /metrics (saves, group commits, batch sizes, commit latency) over the run.
 #
-#   bash scripts/bench-saving.sh [players] [seconds]      # defaults: 10002 players, 120 s
+#   bash scripts/bench-saving.sh [players] [seconds] [halves]
+#   # defaults: 10002 players, 120 s, halves "on off" (give "on" to run only the saving half)
 #
-# Needs release builds: cargo build --release -p liar-server --bin liar -p liar-load
+# Needs release builds: cargo build --release -p liar-server --bin liar && cargo build --release -p liar-load
 # (CARGO_TARGET_DIR is honoured). Accounts are created at a low password-hash cost so the run
 # is about play, not about hashing; the measured window starts after every bot is seated.
-set -euo pipefail
+set -uo pipefail   # no -e: one half failing must not hide the other
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}/release"
 players="${1:-10002}"
 secs="${2:-120}"
+halves="${3:-on off}"
 port=18080
 
 metric() { curl -fsS "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print $2}' | head -1; }
@@ -40,9 +42,17 @@ run() {
     saves = s1 - s0; commits = c1 - c0;
     printf "room saves: %d in %d s (%.0f/s), group commits: %d (%.0f/s), mean batch %.1f\n",
       saves, dt, saves / dt, commits, commits / dt, (commits > 0 ? saves / commits : 0) }'
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "!! the server of '$label' exited during the run; its log ends with:"
+    tail -n 20 "$dir/server.log"
+  fi
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
   rm -rf "$dir"
 }
 
-run on true
-run off false
+for half in $halves; do
+  case "$half" in
+    on) run on true ;;
+    off) run off false ;;
+  esac
+done

@@ -23,6 +23,9 @@ use super::*;
 /// short, so this only matters under heavy contention.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Event rows per multi-row insert (3 parameters each, well under SQLite's 32,766).
+const EVENT_ROWS_PER_INSERT: usize = 1_000;
+
 pub struct SqliteStore {
     pool: SqlitePool,
 }
@@ -783,9 +786,39 @@ impl RoomStore for SqliteStore {
         self.write(writes, |tx, writes| {
             Box::pin(async move {
                 let mut fenced = Vec::new();
+                let mut events: Vec<(i64, i64, &str)> = Vec::new();
                 for w in writes {
                     if !save_room(tx, w).await? {
                         fenced.push(w.id);
+                    } else if w.state.is_some() {
+                        events.extend(
+                            w.events
+                                .iter()
+                                .map(|(seq, body)| (w.id, *seq, body.as_str())),
+                        );
+                    }
+                }
+                // Every room's new events in a few statements, not one statement per event.
+                for chunk in events.chunks(EVENT_ROWS_PER_INSERT) {
+                    let mut sql = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                        "INSERT OR REPLACE INTO room_events (room_id, seq, body) ",
+                    );
+                    sql.push_values(chunk, |mut row, (room, seq, body)| {
+                        row.push_bind(*room).push_bind(*seq).push_bind(*body);
+                    });
+                    sql.build().execute(&mut *tx).await.map_err(classify)?;
+                }
+                for w in writes
+                    .iter()
+                    .filter(|w| w.state.is_some() && !fenced.contains(&w.id))
+                {
+                    if let Some(through) = w.prune_through {
+                        sqlx::query("DELETE FROM room_events WHERE room_id = ? AND seq <= ?")
+                            .bind(w.id)
+                            .bind(through)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(classify)?;
                     }
                 }
                 Ok(fenced)
@@ -871,23 +904,7 @@ async fn save_room(tx: &mut SqliteConnection, w: &RoomWrite) -> Result<bool, Sto
     if done.rows_affected() == 0 {
         return Ok(false);
     }
-    for (seq, body) in &w.events {
-        sqlx::query("INSERT OR REPLACE INTO room_events (room_id, seq, body) VALUES (?, ?, ?)")
-            .bind(w.id)
-            .bind(seq)
-            .bind(body)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-    }
-    if let Some(through) = w.prune_through {
-        sqlx::query("DELETE FROM room_events WHERE room_id = ? AND seq <= ?")
-            .bind(w.id)
-            .bind(through)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-    }
+    // Its events are inserted, and its log pruned, by the caller, with the other rooms'.
     Ok(true)
 }
 
