@@ -559,28 +559,35 @@ async fn record(
             return Ok((id, totals(tx, &game.players).await?));
         }
     };
-    let aborted = game.winner.is_none();
-    for p in &game.players {
-        sqlx::query(
-            "INSERT INTO game_players (game_id, user_id, role, voted_correctly, won, exp, \
-             room_name) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(game_id)
-        .bind(p.user_id)
-        .bind(&p.role)
-        .bind(p.voted_correctly)
-        .bind(p.won)
-        .bind(p.exp)
-        .bind(&game.room_name)
+    // Few statements per game: a burst of games ending at once is written while rooms wait.
+    let mut rows = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT INTO game_players (game_id, user_id, role, voted_correctly, won, exp, room_name) ",
+    );
+    rows.push_values(&game.players, |mut row, p| {
+        row.push_bind(game_id)
+            .push_bind(p.user_id)
+            .push_bind(&p.role)
+            .push_bind(p.voted_correctly)
+            .push_bind(p.won)
+            .push_bind(p.exp)
+            .push_bind(&game.room_name);
+    });
+    rows.build().execute(&mut *tx).await.map_err(classify)?;
+    sqlx::query("INSERT INTO outbox (topic, payload, created_at) VALUES ('game.finished', ?, ?)")
+        .bind(&game.result_json)
+        .bind(game.ended_at)
         .execute(&mut *tx)
         .await
         .map_err(classify)?;
-        if aborted {
-            continue;
-        }
+    if game.winner.is_none() {
+        // Aborted: nobody's totals change.
+        return Ok((game_id, totals(tx, &game.players).await?));
+    }
+    let mut out = Vec::with_capacity(game.players.len());
+    for p in &game.players {
         let row = sqlx::query(
             "UPDATE members SET exp = exp + ?, wins = wins + ?, losses = losses + ?, \
-             games = games + 1 WHERE id = ? RETURNING exp",
+             games = games + 1 WHERE id = ? RETURNING exp, level",
         )
         .bind(p.exp)
         .bind(i64::from(p.won))
@@ -590,20 +597,24 @@ async fn record(
         .await
         .map_err(classify)?;
         let exp: i64 = row.try_get("exp").map_err(classify)?;
-        sqlx::query("UPDATE members SET level = ? WHERE id = ?")
-            .bind(level_of(exp))
-            .bind(p.user_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
+        let mut level: String = row.try_get("level").map_err(classify)?;
+        let reached = level_of(exp);
+        if level != reached {
+            sqlx::query("UPDATE members SET level = ? WHERE id = ?")
+                .bind(reached)
+                .bind(p.user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+            level = reached.to_owned();
+        }
+        out.push(PlayerTotals {
+            user_id: p.user_id,
+            exp,
+            level,
+        });
     }
-    sqlx::query("INSERT INTO outbox (topic, payload, created_at) VALUES ('game.finished', ?, ?)")
-        .bind(&game.result_json)
-        .bind(game.ended_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
-    Ok((game_id, totals(tx, &game.players).await?))
+    Ok((game_id, out))
 }
 
 async fn totals(
