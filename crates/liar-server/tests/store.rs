@@ -58,6 +58,7 @@ on_every_engine!(
     a_deleted_room_takes_its_events_with_it_and_pruning_keeps_the_tail,
     a_hundred_concurrent_creates_of_one_code_reserve_exactly_one_room,
     the_outbox_gives_its_records_oldest_first_and_deletes_only_what_it_is_told,
+    a_result_that_fails_among_fifty_concurrent_ones_leaves_the_other_forty_nine_stored,
 );
 
 /// Opens a fresh database on `engine` and runs `test` on it under a deadline, so nothing can
@@ -206,6 +207,39 @@ async fn a_hundred_concurrent_end_signals_for_one_game_store_one_result(db: Db) 
     }
     let liar_total = totals.iter().find(|t| t.user_id == ids[0]).unwrap();
     assert_eq!((liar_total.exp, liar_total.level.as_str()), (49, "BRONZE1"));
+}
+
+async fn a_result_that_fails_among_fifty_concurrent_ones_leaves_the_other_forty_nine_stored(
+    db: Db,
+) {
+    let ids = [db.member("ann").await, db.member("bob").await];
+    let calls = (0..50).map(|i| {
+        let store = db.store.clone();
+        // Game 25 names a member that does not exist: it cannot be stored.
+        let players = if i == 25 {
+            vec![ids[0], 987_654]
+        } else {
+            ids.to_vec()
+        };
+        tokio::spawn(async move {
+            store
+                .record_game(liar_wins(&format!("room-f-{i}"), ids[0], &players))
+                .await
+        })
+    });
+    let answers: Vec<_> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    for (i, a) in answers.iter().enumerate() {
+        assert_eq!(a.is_ok(), i != 25, "game {i}: {a:?}");
+    }
+    assert_eq!(db.count("SELECT COUNT(*) FROM games").await, 49);
+    assert_eq!(db.count("SELECT COUNT(*) FROM game_players").await, 98);
+    assert_eq!(db.count("SELECT COUNT(*) FROM outbox").await, 49);
+    // The liar won 49 games of two players: 51 experience each.
+    assert_eq!(db.totals(ids[0]).await.0, 49 * 51);
 }
 
 async fn the_outbox_gives_its_records_oldest_first_and_deletes_only_what_it_is_told(db: Db) {

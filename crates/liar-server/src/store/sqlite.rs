@@ -13,6 +13,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::rows::{self, MEMBER_COLUMNS};
@@ -26,8 +27,19 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Event rows per multi-row insert (3 parameters each, well under SQLite's 32,766).
 const EVENT_ROWS_PER_INSERT: usize = 1_000;
 
+/// Most results written in one transaction by the result writer.
+const RESULTS_PER_TRANSACTION: usize = 64;
+
+type RecordReply = tokio::sync::oneshot::Sender<Result<(i64, Vec<PlayerTotals>), StoreError>>;
+
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// SQLite has one writer: the writers of this process take turns here, in arrival order,
+    /// instead of meeting `SQLITE_BUSY` and polling in SQLite's busy handler.
+    writer: Arc<tokio::sync::Mutex<()>>,
+    /// Results go through one writer that stores whatever has queued up in one transaction
+    /// (a savepoint per game), so many games ending at once cost a few transactions.
+    results: tokio::sync::mpsc::UnboundedSender<(FinishedGame, RecordReply)>,
 }
 
 impl SqliteStore {
@@ -47,7 +59,14 @@ impl SqliteStore {
             .acquire_timeout(acquire_timeout)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool })
+        let writer = Arc::new(tokio::sync::Mutex::new(()));
+        let (results, queue) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(write_results(pool.clone(), writer.clone(), queue));
+        Ok(SqliteStore {
+            pool,
+            writer,
+            results,
+        })
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
@@ -93,6 +112,7 @@ impl SqliteStore {
         T: Send,
         F: for<'c> Fn(&'c mut SqliteConnection, &'c I) -> BoxFuture<'c, Result<T, StoreError>>,
     {
+        let _turn = self.writer.lock().await;
         sql::unit_of_work(&self.pool, Some("BEGIN IMMEDIATE"), input, work).await
     }
 }
@@ -471,9 +491,97 @@ impl ResultStore for SqliteStore {
         &self,
         game: FinishedGame,
     ) -> Result<(i64, Vec<PlayerTotals>), StoreError> {
-        self.write(&game, |tx, game| Box::pin(record(tx, game)))
-            .await
+        let stopped = || StoreError::Unavailable("the result writer has stopped".into());
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.results.send((game, reply)).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
+}
+
+/// The result writer: one transaction for whatever results have queued up, a savepoint per
+/// game so one that fails leaves the others stored.
+async fn write_results(
+    pool: SqlitePool,
+    writer: Arc<tokio::sync::Mutex<()>>,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<(FinishedGame, RecordReply)>,
+) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < RESULTS_PER_TRANSACTION {
+            match queue.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let (games, replies): (Vec<FinishedGame>, Vec<RecordReply>) = batch.into_iter().unzip();
+        let outcome = {
+            let _turn = writer.lock().await;
+            sql::unit_of_work(
+                &pool,
+                Some("BEGIN IMMEDIATE"),
+                games.as_slice(),
+                |tx, games| Box::pin(record_each(tx, games)),
+            )
+            .await
+        };
+        match outcome {
+            Ok(results) => {
+                for (reply, result) in replies.into_iter().zip(results) {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(e) => {
+                let unavailable = matches!(e, StoreError::Unavailable(_));
+                let text = e.to_string();
+                for reply in replies {
+                    let error = if unavailable {
+                        StoreError::Unavailable(text.clone().into())
+                    } else {
+                        StoreError::Other(text.clone().into())
+                    };
+                    let _ = reply.send(Err(error));
+                }
+            }
+        }
+    }
+}
+
+async fn record_each(
+    tx: &mut SqliteConnection,
+    games: &[FinishedGame],
+) -> Result<Vec<Result<(i64, Vec<PlayerTotals>), StoreError>>, StoreError> {
+    let mut out = Vec::with_capacity(games.len());
+    for game in games {
+        sqlx::query("SAVEPOINT game")
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        match record(tx, game).await {
+            Ok(stored) => {
+                sqlx::query("RELEASE game")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                out.push(Ok(stored));
+            }
+            // Busy or gone: the whole unit is run again (or fails for every game).
+            Err(e) if sql::is_transient(&e) || matches!(e, StoreError::Unavailable(_)) => {
+                return Err(e);
+            }
+            Err(e) => {
+                sqlx::query("ROLLBACK TO game")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                sqlx::query("RELEASE game")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                out.push(Err(e));
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[async_trait]
@@ -508,11 +616,13 @@ impl OutboxStore for SqliteStore {
             list.push_bind(*id);
         }
         sql.push(")");
+        let _turn = self.writer.lock().await;
         let done = sql.build().execute(&self.pool).await.map_err(classify)?;
         Ok(done.rows_affected())
     }
 
     async fn outbox_prune(&self, before: Millis) -> Result<u64, StoreError> {
+        let _turn = self.writer.lock().await;
         let done = sqlx::query("DELETE FROM outbox WHERE created_at < ?")
             .bind(before)
             .execute(&self.pool)
