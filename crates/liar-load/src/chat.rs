@@ -54,7 +54,9 @@ struct Step {
 }
 
 pub async fn run(a: ChatArgs) -> Result<(), Error> {
-    net::loopback(a.target.server)?;
+    for node in a.target.nodes() {
+        net::loopback(node)?;
+    }
     net::loopback(a.echo_bind)?;
     let mut steps = Vec::new();
     if a.against != "echo" {
@@ -108,12 +110,12 @@ async fn sweep(a: &ChatArgs, echo: bool) -> Result<Vec<Step>, Error> {
             .args(["echo", "--bind", &a.echo_bind.to_string()])
             .kill_on_drop(true)
             .spawn()?;
-        let pid = c.id();
+        let pid = c.id().into_iter().collect::<Vec<u32>>();
         child = Some(c);
         tokio::time::sleep(Duration::from_millis(500)).await;
-        (a.echo_bind, pid)
+        (Some(a.echo_bind), pid)
     } else {
-        (a.target.server, a.target.pid)
+        (None, a.target.pid.clone())
     };
     let stats = Arc::new(Stats::default());
     let (rate_tx, rate_rx) = watch::channel(0.0f64);
@@ -133,7 +135,7 @@ async fn sweep(a: &ChatArgs, echo: bool) -> Result<Vec<Step>, Error> {
             let host = r * a.members;
             *room = net::create_room(
                 &http,
-                &a.target.base(),
+                &format!("http://{}", a.target.node_of(host, a.members)),
                 &tokens[host],
                 &net::bot_ip(host),
                 json!({"name": format!("chat {r}"), "settings": {"maxPlayers": a.members}}),
@@ -148,6 +150,7 @@ async fn sweep(a: &ChatArgs, echo: bool) -> Result<Vec<Step>, Error> {
             let host = i % a.members == 0;
             let (tok, stats, rate) = (tokens[i].clone(), stats.clone(), rate_rx.clone());
             let src = net::source(i, a.target.sources);
+            let addr = addr.unwrap_or_else(|| a.target.node_of(i, a.members));
             async move {
                 if echo {
                     let mut ws = net::ws_connect(addr, "/", src, None)
@@ -203,7 +206,7 @@ async fn sweep(a: &ChatArgs, echo: bool) -> Result<Vec<Step>, Error> {
         failed.len(),
         failed.iter().take(3).collect::<Vec<_>>()
     );
-    let reporter = stats::spawn_reporter(stats.clone(), pid, label.into());
+    let reporter = stats::spawn_reporter(stats.clone(), pid.clone(), label.into());
     let mut out = Vec::new();
     let rates: Vec<f64> = if echo {
         a.rates.iter().chain(a.echo_rates.iter()).copied().collect()
@@ -216,7 +219,7 @@ async fn sweep(a: &ChatArgs, echo: bool) -> Result<Vec<Step>, Error> {
         tokio::time::sleep(Duration::from_secs(3)).await;
         let errors_before = stats.error_total();
         stats.reset_step();
-        let mut meter = Meter::new(&stats, pid);
+        let mut meter = Meter::new(&stats, &pid);
         tokio::time::sleep(Duration::from_secs(a.step_secs)).await;
         let w = meter.window(&stats, stats.step_latency());
         println!("[{label}] step rate {rate}/s/member: {w}");

@@ -34,14 +34,16 @@ pub struct IdleArgs {
 
 pub async fn run(a: IdleArgs) -> Result<(), Error> {
     let t = a.target.clone();
-    net::loopback(t.server)?;
+    for node in t.nodes() {
+        net::loopback(node)?;
+    }
     let tokens = net::accounts(&t.base(), &t.prefix, a.users.max(1), t.login_parallel).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let base = t.pid.and_then(stats::proc_sample);
+    let base = stats::procs_sample(&t.pid);
     let own_base = stats::proc_sample(std::process::id());
     println!("server baseline: {base:?}; loadavg {}", stats::loadavg());
     let stats = Arc::new(Stats::default());
-    let reporter = stats::spawn_reporter(stats.clone(), t.pid, "idle".into());
+    let reporter = stats::spawn_reporter(stats.clone(), t.pid.clone(), "idle".into());
     // Opening may take a while; everything stops at this deadline.
     let deadline = Instant::now() + Duration::from_secs(600 + a.hold_secs);
     let (done_tx, done_rx) = tokio::sync::watch::channel(false);
@@ -49,7 +51,7 @@ pub async fn run(a: IdleArgs) -> Result<(), Error> {
     let opened: Vec<bool> = futures::stream::iter(0..a.connections)
         .map(|i| {
             let (tok, stats, mut done) = (tokens[i % tokens.len()].clone(), stats.clone(), done_rx.clone());
-            let (server, src, hb) = (t.server, net::source(i, t.sources), a.heart_beat_ms);
+            let (server, src, hb) = (t.node_of(i, 1), net::source(i, t.sources), a.heart_beat_ms);
             async move {
                 let mut s = match Stomp::connect(server, src, &tok, hb).await {
                     Ok(s) => s,
@@ -106,7 +108,7 @@ pub async fn run(a: IdleArgs) -> Result<(), Error> {
         stats.errors()
     );
     tokio::time::sleep(Duration::from_secs(a.hold_secs)).await;
-    let after = t.pid.and_then(stats::proc_sample);
+    let after = stats::procs_sample(&t.pid);
     let own_after = stats::proc_sample(std::process::id());
     let held = stats.connections.load(Relaxed);
     if let (Some(b), Some(x)) = (base, after) {

@@ -48,9 +48,14 @@ pub struct Target {
     /// The server's address (loopback only).
     #[arg(long, default_value = "127.0.0.1:8080")]
     server: SocketAddr,
-    /// The server's pid, to read its RSS and CPU from /proc.
-    #[arg(long)]
-    pid: Option<u32>,
+    /// A cluster's nodes (`a,b,c`): clients are spread over them so that the members of one
+    /// room sit on different nodes, and rooms are created on every node. Replaces `--server`.
+    #[arg(long, value_delimiter = ',')]
+    servers: Vec<SocketAddr>,
+    /// The server's pid (or the nodes' pids, `1,2,3`), to read RSS and CPU from /proc
+    /// (summed over the nodes).
+    #[arg(long, value_delimiter = ',')]
+    pid: Vec<u32>,
     /// How many loopback source addresses (127.0.0.1, .2, …) client sockets bind to.
     #[arg(long, default_value_t = 4)]
     sources: usize,
@@ -64,7 +69,24 @@ pub struct Target {
 
 impl Target {
     pub fn base(&self) -> String {
-        format!("http://{}", self.server)
+        format!("http://{}", self.nodes()[0])
+    }
+
+    /// Every node to spread clients over (the one `--server` without `--servers`).
+    pub fn nodes(&self) -> Vec<SocketAddr> {
+        if self.servers.is_empty() {
+            vec![self.server]
+        } else {
+            self.servers.clone()
+        }
+    }
+
+    /// The node of client `i` in rooms of `size`: consecutive seats on different nodes, and
+    /// each room's first seat (its host, who creates it) on a different node than the last
+    /// room's.
+    pub fn node_of(&self, i: usize, size: usize) -> SocketAddr {
+        let nodes = self.nodes();
+        nodes[(i + i / size.max(1)) % nodes.len()]
     }
 }
 
@@ -140,7 +162,38 @@ mod tests {
         };
         assert_eq!((a.rooms, a.members), (3, 4));
         assert_eq!(a.rates, vec![0.5, 1.0]);
-        assert_eq!(a.target.pid, Some(7));
+        assert_eq!(a.target.pid, vec![7]);
+    }
+
+    #[test]
+    fn a_cluster_spreads_each_rooms_members_and_hosts_over_the_nodes() {
+        let cli = Cli::try_parse_from([
+            "liar-load",
+            "play",
+            "--servers",
+            "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3",
+            "--pid",
+            "7,8,9",
+        ])
+        .unwrap();
+        let Cmd::Play(a) = cli.cmd else {
+            panic!("play")
+        };
+        let t = &a.target;
+        assert_eq!(t.pid, vec![7, 8, 9]);
+        let port = |i: usize| t.node_of(i, 6).port();
+        for room in 0..6 {
+            let seats: std::collections::HashSet<u16> =
+                (0..6).map(|k| port(room * 6 + k)).collect();
+            assert_eq!(
+                seats.len(),
+                3,
+                "room {room}'s members sit on all three nodes"
+            );
+        }
+        let hosts: std::collections::HashSet<u16> = (0..6).map(|r| port(r * 6)).collect();
+        assert_eq!(hosts.len(), 3, "rooms are created on every node");
+        assert_eq!(t.base(), "http://127.0.0.1:1");
     }
 
     #[test]

@@ -58,7 +58,9 @@ enum Action {
 
 pub async fn run(a: PlayArgs) -> Result<(), Error> {
     let t = a.target.clone();
-    net::loopback(t.server)?;
+    for node in t.nodes() {
+        net::loopback(node)?;
+    }
     let size = a.room_size.max(3);
     let n = a.players / size * size;
     let tokens = net::accounts(&t.base(), &t.prefix, n, t.login_parallel).await?;
@@ -71,7 +73,7 @@ pub async fn run(a: PlayArgs) -> Result<(), Error> {
         rooms.push(
             net::create_room(
                 &http,
-                &t.base(),
+                &format!("http://{}", t.node_of(h, size)),
                 &tokens[h],
                 &net::bot_ip(h),
                 json!({"name": format!("play {r}"), "settings": settings}),
@@ -90,7 +92,7 @@ pub async fn run(a: PlayArgs) -> Result<(), Error> {
             let (tok, stats, sent) = (tokens[i].clone(), stats.clone(), sent[i / size].clone());
             let src = net::source(i, t.sources);
             let (lo, hi) = (a.think_min_ms, a.think_max_ms.max(a.think_min_ms));
-            let server = t.server;
+            let server = t.node_of(i, size);
             async move {
                 let s = seat(server, src, &tok, room, host)
                     .await
@@ -123,14 +125,14 @@ pub async fn run(a: PlayArgs) -> Result<(), Error> {
         failed.len(),
         failed.iter().take(3).collect::<Vec<_>>()
     );
-    let reporter = stats::spawn_reporter(stats.clone(), t.pid, "play".into());
+    let reporter = stats::spawn_reporter(stats.clone(), t.pid.clone(), "play".into());
     let total = Duration::from_secs(a.duration_secs)
         .min(deadline.saturating_duration_since(Instant::now()));
     let halves = if a.storm_logins > 0 { 2 } else { 1 };
     let mut quiet = None;
     for half in 0..halves {
         stats.reset_step();
-        let mut meter = Meter::new(&stats, t.pid);
+        let mut meter = Meter::new(&stats, &t.pid);
         let storm = (half == 1).then(|| {
             let (base, prefix, n, par) = (
                 t.base(),

@@ -140,6 +140,21 @@ pub fn proc_sample(pid: u32) -> Option<ProcSample> {
     })
 }
 
+/// The sum over several processes (the nodes of a cluster); `None` without any or when one is
+/// gone.
+pub fn procs_sample(pids: &[u32]) -> Option<ProcSample> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().try_fold(ProcSample::default(), |sum, &pid| {
+        let s = proc_sample(pid)?;
+        Some(ProcSample {
+            rss_kib: sum.rss_kib + s.rss_kib,
+            cpu_secs: sum.cpu_secs + s.cpu_secs,
+        })
+    })
+}
+
 pub fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -186,7 +201,7 @@ impl std::fmt::Display for Window {
 
 /// Turns counter snapshots into windows.
 pub struct Meter {
-    pid: Option<u32>,
+    pids: Vec<u32>,
     at: Instant,
     commands: u64,
     deliveries: u64,
@@ -196,14 +211,14 @@ pub struct Meter {
 }
 
 impl Meter {
-    pub fn new(stats: &Stats, pid: Option<u32>) -> Meter {
+    pub fn new(stats: &Stats, pids: &[u32]) -> Meter {
         Meter {
-            pid,
+            pids: pids.to_vec(),
             at: Instant::now(),
             commands: stats.commands.load(Relaxed),
             deliveries: stats.deliveries.load(Relaxed),
             games: stats.games.load(Relaxed),
-            server: pid.and_then(proc_sample),
+            server: procs_sample(pids),
             own: proc_sample(std::process::id()),
         }
     }
@@ -217,7 +232,7 @@ impl Meter {
             stats.deliveries.load(Relaxed),
             stats.games.load(Relaxed),
         );
-        let server = self.pid.and_then(proc_sample);
+        let server = procs_sample(&self.pids);
         let own = proc_sample(std::process::id());
         let cpu = |a: Option<ProcSample>, b: Option<ProcSample>| {
             Some((b?.cpu_secs - a?.cpu_secs) / secs * 100.0)
@@ -246,11 +261,11 @@ impl Meter {
 /// Prints a window every 5 s until dropped (abort the handle).
 pub fn spawn_reporter(
     stats: std::sync::Arc<Stats>,
-    pid: Option<u32>,
+    pids: Vec<u32>,
     label: String,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut meter = Meter::new(&stats, pid);
+        let mut meter = Meter::new(&stats, &pids);
         let start = Instant::now();
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         tick.tick().await;
@@ -284,7 +299,7 @@ mod tests {
     #[test]
     fn meter_reports_rates_and_errors() {
         let s = Stats::default();
-        let mut m = Meter::new(&s, Some(std::process::id()));
+        let mut m = Meter::new(&s, &[std::process::id()]);
         s.commands.fetch_add(10, Relaxed);
         s.error("RATE_LIMITED");
         s.error("RATE_LIMITED");

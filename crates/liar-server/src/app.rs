@@ -125,13 +125,14 @@ impl Application {
                 let cluster = Cluster::connect(url, &config.redis_prefix, node).await?;
                 tracing::info!(
                     node = cluster.node_id(),
-                    "cluster mode: sessions, revocations \
-                    and rate limits are shared over Redis"
+                    "cluster mode: sessions, rooms, events and rate limits are shared over Redis"
                 );
-                tracing::warn!(
-                    "rooms are not shared between nodes yet: a room is seen and \
-                    played only on the node that created it"
-                );
+                if !config.save_rooms {
+                    anyhow::bail!(
+                        "save_rooms = false cannot be used with redis_url: in a cluster the \
+                         database is the room directory every node reads"
+                    );
+                }
                 Some(cluster)
             }
             None => None,
@@ -152,7 +153,20 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("shipped topic data is invalid: {e}"))?;
         let topics = Topics::load(builtin, store.clone()).await?;
         let hub = Arc::new(Hub::default());
+        let remote = match &cluster {
+            Some(cluster) => {
+                let mut lock_servers = vec![cluster.connection()];
+                for url in &config.lock_redis_urls {
+                    lock_servers.push(crate::cluster::lock_server(url).await?);
+                }
+                let remote = crate::room::remote::Remote::new(cluster.clone(), lock_servers);
+                hub.set_remote(remote.clone());
+                Some(remote)
+            }
+            None => None,
+        };
         let rooms = Rooms::new(RoomsConfig {
+            remote: remote.clone(),
             hub: hub.clone(),
             hasher: auth.hasher().clone(),
             topics: topics.clone(),
@@ -223,6 +237,10 @@ impl Application {
             Some(cluster) => cluster.start(state.auth()),
             None => Vec::new(),
         };
+        if let Some(remote) = state.rooms().remote() {
+            let serve: Arc<dyn crate::room::remote::Serve> = Arc::new(state.rooms().clone());
+            cluster_tasks.extend(remote.start(serve));
+        }
         cluster_tasks.push(tokio::spawn(crate::outbox::run(
             state.store().clone(),
             state.cluster().cloned(),

@@ -65,6 +65,20 @@ fn reason_of(name: &str) -> SessionState {
     }
 }
 
+/// A connection to one more independent Redis server for Redlock's quorum.
+pub async fn lock_server(url: &str) -> anyhow::Result<ConnectionManager> {
+    let client = redis::Client::open(url)
+        .map_err(|e| anyhow::anyhow!("lock_redis_urls: {url} is not a valid Redis URL: {e}"))?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(COMMAND_TIMEOUT))
+        .set_response_timeout(Some(COMMAND_TIMEOUT))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(500));
+    ConnectionManager::new_with_config(client, config)
+        .await
+        .map_err(|e| anyhow::anyhow!("the lock Redis at {url} does not answer: {e}"))
+}
+
 impl Cluster {
     /// Connects to Redis (failing clearly when it does not answer at start).
     pub async fn connect(url: &str, prefix: &str, node_id: String) -> anyhow::Result<Arc<Cluster>> {
@@ -89,6 +103,11 @@ impl Cluster {
 
     pub fn node_id(&self) -> &str {
         &self.node_id
+    }
+
+    /// The client, for connections of their own (pub/sub).
+    pub fn client(&self) -> &redis::Client {
+        &self.client
     }
 
     /// A command connection (cheap clone of the shared multiplexed one).

@@ -59,6 +59,10 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Prefix of every Redis key and channel, so deployments can share a Redis server.
     pub redis_prefix: String,
+    /// More independent Redis servers for the Redlock of flows across rooms (SPEC §6.4): a lock
+    /// needs a majority of `redis_url` and these. Empty: `redis_url` alone.
+    #[serde(deserialize_with = "url_list")]
+    pub lock_redis_urls: Vec<String>,
     /// This node's name in the cluster (logs, metrics, routing); unset means a random one.
     pub node_id: Option<String>,
     /// Cluster mode: every socket re-checks its session in the database this often (seconds),
@@ -140,6 +144,7 @@ impl Default for Config {
             database_acquire_timeout_ms: 5_000,
             redis_url: None,
             redis_prefix: "liar".into(),
+            lock_redis_urls: Vec::new(),
             node_id: None,
             session_check_secs: 15,
             outbox_retention_secs: 3600,
@@ -208,6 +213,23 @@ impl Config {
 
 /// Accepts `"10.0.0.0/8, 127.0.0.1"` or a list; bare addresses become host networks.
 fn cidr_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    string_list(d)?
+        .iter()
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| serde::de::Error::custom(format!("invalid CIDR `{s}`")))
+        })
+        .collect()
+}
+
+/// Accepts `"redis://a, redis://b"` or a list.
+fn url_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    string_list(d)
+}
+
+/// A comma-separated string or a list of strings, trimmed, without empty items.
+fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
@@ -218,16 +240,11 @@ fn cidr_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
         Raw::One(s) => s.split(',').map(str::to_owned).collect(),
         Raw::Many(v) => v,
     };
-    items
+    Ok(items
         .iter()
-        .map(|s| s.trim())
+        .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<IpNet>()
-                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| serde::de::Error::custom(format!("invalid CIDR `{s}`")))
-        })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]

@@ -4,10 +4,11 @@
 
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::{broadcast, watch};
 
 use crate::domain::UserId;
+use crate::room::remote::Remote;
 
 /// Lobby events buffered per subscriber before it is resynced.
 const LOBBY_BUFFER: usize = 1024;
@@ -20,6 +21,8 @@ pub struct Hub {
     presence: Mutex<HashMap<UserId, usize>>,
     /// Set when the server shuts down: how long clients should wait before reconnecting.
     shutdown: watch::Sender<Option<u64>>,
+    /// Cluster mode: lobby and private events also go to the other nodes.
+    remote: OnceLock<Arc<Remote>>,
 }
 
 impl Default for Hub {
@@ -29,6 +32,7 @@ impl Default for Hub {
             users: Mutex::new(HashMap::new()),
             presence: Mutex::new(HashMap::new()),
             shutdown: watch::channel(None).0,
+            remote: OnceLock::new(),
         }
     }
 }
@@ -57,7 +61,20 @@ impl Hub {
         self.users.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
+    /// Cluster mode: from now on lobby and private events reach the other nodes too.
+    pub fn set_remote(&self, remote: Arc<Remote>) {
+        let _ = self.remote.set(remote);
+    }
+
     pub fn publish_lobby(&self, event: Bytes) {
+        if let Some(remote) = self.remote.get() {
+            remote.publish_lobby(&event);
+        }
+        self.deliver_lobby(event);
+    }
+
+    /// A lobby event for this node's sockets only.
+    pub fn deliver_lobby(&self, event: Bytes) {
         let _ = self.lobby.send(event);
     }
 
@@ -65,8 +82,17 @@ impl Hub {
         self.lobby.subscribe()
     }
 
-    /// Delivers a private event to every socket of `user` subscribed to `/user/queue/events`.
+    /// Delivers a private event to every socket of `user` subscribed to `/user/queue/events`
+    /// (on every node in cluster mode).
     pub fn send_to_user(&self, user: UserId, event: Bytes) {
+        if let Some(remote) = self.remote.get() {
+            remote.publish_private(user, &event);
+        }
+        self.deliver_to_user(user, event);
+    }
+
+    /// A private event for the member's sockets on this node only.
+    pub fn deliver_to_user(&self, user: UserId, event: Bytes) {
         let users = self.users.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = users.get(&user) {
             let _ = tx.send(event);

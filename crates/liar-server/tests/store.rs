@@ -20,9 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use testdb::TestDb;
 
-/// Each test below, once per engine: `sqlite::name`, `postgres::name`, `mysql::name`.
+/// Each test of the first list, once per engine: `sqlite::name`, `postgres::name`,
+/// `mysql::name`; each of the `cluster:` list only on the engines a cluster runs on
+/// (`postgres::name`, `mysql::name`: SQLite has no shared room directory).
 macro_rules! on_every_engine {
-    ($($test:ident),* $(,)?) => {
+    ($($test:ident),* $(,)?; cluster: $($cluster:ident),* $(,)?) => {
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $test() {
@@ -34,11 +36,19 @@ macro_rules! on_every_engine {
             async fn $test() {
                 super::run(super::Engine::Postgres, stringify!($test), super::$test).await
             })*
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $cluster() {
+                super::run(super::Engine::Postgres, stringify!($cluster), super::$cluster).await
+            })*
         }
         mod mysql {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $test() {
                 super::run(super::Engine::MySql, stringify!($test), super::$test).await
+            })*
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $cluster() {
+                super::run(super::Engine::MySql, stringify!($cluster), super::$cluster).await
             })*
         }
     };
@@ -58,7 +68,14 @@ on_every_engine!(
     a_deleted_room_takes_its_events_with_it_and_pruning_keeps_the_tail,
     a_hundred_concurrent_creates_of_one_code_reserve_exactly_one_room,
     the_outbox_gives_its_records_oldest_first_and_deletes_only_what_it_is_told,
-    a_result_that_fails_among_fifty_concurrent_ones_leaves_the_other_forty_nine_stored,
+    a_result_that_fails_among_fifty_concurrent_ones_leaves_the_other_forty_nine_stored;
+    cluster:
+    an_owned_room_has_its_owner_and_its_code_once_saved,
+    taking_over_an_owners_rooms_leaves_the_other_owners_rooms_alone,
+    room_summaries_list_saved_rooms_and_a_save_without_summary_keeps_the_last,
+    a_member_is_claimed_into_one_room_and_released_only_with_his_fence,
+    an_unseated_member_loses_his_row_and_a_deleted_room_takes_its_members,
+    a_hundred_concurrent_claims_of_one_member_seat_him_in_exactly_one_room,
 );
 
 /// Opens a fresh database on `engine` and runs `test` on it under a deadline, so nothing can
@@ -642,6 +659,8 @@ fn save(id: i64, epoch: i64, seq: i64, state: Option<&str>, events: &[i64]) -> R
             .collect(),
         prune_through: None,
         saved_at: 5_000 + seq,
+        summary: None,
+        unseated: Vec::new(),
     }
 }
 
@@ -805,6 +824,328 @@ async fn a_hundred_concurrent_creates_of_one_code_reserve_exactly_one_room(db: D
     assert_eq!(db.count("SELECT COUNT(*) FROM rooms").await, 1);
     let other = db.store.create_room("OTHERA", 1).await.unwrap();
     assert!(other.is_some_and(|o| o != ids[0]));
+}
+
+// ---- Cluster rooms: the shared room directory (PostgreSQL and MySQL/MariaDB only) ------------
+
+/// A save of `id` at `epoch` (seq 1, no events) carrying `summary` and `unseated`.
+fn save_with(id: i64, epoch: i64, summary: Option<&str>, unseated: &[i64]) -> RoomWrite {
+    RoomWrite {
+        summary: summary.map(str::to_owned),
+        unseated: unseated.to_vec(),
+        ..save(id, epoch, 1, Some("state"), &[])
+    }
+}
+
+async fn owned_room(db: &Db, code: &str, owner: &str) -> i64 {
+    db.store
+        .create_owned_room(code, owner, 1)
+        .await
+        .unwrap()
+        .expect("the code is free")
+}
+
+async fn saved_owned_room(db: &Db, code: &str, owner: &str) -> i64 {
+    let id = owned_room(db, code, owner).await;
+    let fenced = db.store.save_rooms(&[save_with(id, 0, None, &[])]).await;
+    assert!(fenced.unwrap().is_empty());
+    id
+}
+
+/// A room's epoch as stored, read around the ports.
+async fn stored_epoch(db: &Db, id: i64) -> i64 {
+    db.count(&format!("SELECT epoch FROM rooms WHERE id = {id}"))
+        .await
+}
+
+async fn an_owned_room_has_its_owner_and_its_code_once_saved(db: Db) {
+    let id = owned_room(&db, "OWNED1", "node-a").await;
+    assert_eq!(
+        db.store.room_owner(id).await.unwrap(),
+        None,
+        "no state yet: not a saved room"
+    );
+    assert_eq!(db.store.room_by_code("OWNED1").await.unwrap(), None);
+    assert_eq!(
+        db.store
+            .create_owned_room("OWNED1", "node-b", 2)
+            .await
+            .unwrap(),
+        None,
+        "the code is taken, whichever node asks"
+    );
+
+    assert!(
+        db.store
+            .save_rooms(&[save_with(id, 0, None, &[])])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        db.store.room_owner(id).await.unwrap().as_deref(),
+        Some("node-a")
+    );
+    assert_eq!(db.store.room_by_code("OWNED1").await.unwrap(), Some(id));
+    assert_eq!(db.store.room_by_code("NOSUCH").await.unwrap(), None);
+    assert_eq!(db.store.room_owner(id + 1_000).await.unwrap(), None);
+
+    // A room created without an owner (single-process mode) has none.
+    let plain = db.store.create_room("PLAIN1", 1).await.unwrap().unwrap();
+    db.store
+        .save_rooms(&[save_with(plain, 0, None, &[])])
+        .await
+        .unwrap();
+    assert_eq!(db.store.room_owner(plain).await.unwrap(), None);
+    assert_eq!(db.store.room_by_code("PLAIN1").await.unwrap(), Some(plain));
+
+    // A deleted room is no longer found.
+    db.store
+        .save_rooms(&[save(id, 0, 2, None, &[])])
+        .await
+        .unwrap();
+    assert_eq!(db.store.room_owner(id).await.unwrap(), None);
+    assert_eq!(db.store.room_by_code("OWNED1").await.unwrap(), None);
+}
+
+async fn taking_over_an_owners_rooms_leaves_the_other_owners_rooms_alone(db: Db) {
+    let a1 = saved_owned_room(&db, "AAAAA1", "node-a").await;
+    let b1 = saved_owned_room(&db, "BBBBB1", "node-b").await;
+    let a2 = saved_owned_room(&db, "AAAAA2", "node-a").await;
+    let _a_unsaved = owned_room(&db, "AAAAA3", "node-a").await;
+    let b_unsaved = owned_room(&db, "BBBBB2", "node-b").await;
+
+    let rooms = db.store.take_over_owned_rooms("node-a").await.unwrap();
+    assert_eq!(
+        rooms.iter().map(|r| (r.id, r.epoch)).collect::<Vec<_>>(),
+        vec![(a1, 1), (a2, 1)],
+        "node-a's saved rooms, epochs bumped"
+    );
+    assert_eq!(rooms[0].state, "state");
+    assert_eq!(
+        stored_epoch(&db, b1).await,
+        0,
+        "node-b's room keeps its epoch"
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM rooms WHERE code = 'AAAAA3'")
+            .await,
+        0,
+        "node-a's unsaved room is forgotten"
+    );
+    assert_eq!(
+        db.count(&format!(
+            "SELECT COUNT(*) FROM rooms WHERE id = {b_unsaved}"
+        ))
+        .await,
+        1,
+        "node-b's unsaved room is not node-a's to forget"
+    );
+
+    // node-b still writes its room at epoch 0; node-a's former writer is fenced off.
+    assert!(
+        db.store
+            .save_rooms(&[save_with(b1, 0, None, &[])])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        db.store
+            .save_rooms(&[save_with(a1, 0, None, &[])])
+            .await
+            .unwrap(),
+        vec![a1]
+    );
+    assert!(
+        db.store
+            .take_over_owned_rooms("node-c")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let rooms = db.store.take_over_owned_rooms("node-b").await.unwrap();
+    assert_eq!(
+        rooms.iter().map(|r| (r.id, r.epoch)).collect::<Vec<_>>(),
+        vec![(b1, 1)]
+    );
+    assert_eq!(
+        stored_epoch(&db, a1).await,
+        1,
+        "node-a's rooms are left as they were"
+    );
+    assert_eq!(stored_epoch(&db, a2).await, 1);
+}
+
+async fn room_summaries_list_saved_rooms_and_a_save_without_summary_keeps_the_last(db: Db) {
+    let x = owned_room(&db, "XXXXXX", "node-a").await;
+    let y = owned_room(&db, "YYYYYY", "node-b").await;
+    let _unsaved = owned_room(&db, "ZZZZZZ", "node-a").await;
+    assert!(db.store.room_summaries().await.unwrap().is_empty());
+
+    db.store
+        .save_rooms(&[
+            save_with(x, 0, Some(r#"{"name":"x1"}"#), &[]),
+            save_with(y, 0, None, &[]),
+        ])
+        .await
+        .unwrap();
+    let summaries = || async {
+        let mut all = db.store.room_summaries().await.unwrap();
+        all.sort();
+        all
+    };
+    assert_eq!(
+        summaries().await,
+        vec![(x, r#"{"name":"x1"}"#.to_owned())],
+        "a room saved without a summary has no list row yet"
+    );
+
+    db.store
+        .save_rooms(&[save_with(x, 0, None, &[])])
+        .await
+        .unwrap();
+    assert_eq!(
+        summaries().await,
+        vec![(x, r#"{"name":"x1"}"#.to_owned())],
+        "a save without a summary keeps the last one"
+    );
+
+    db.store
+        .save_rooms(&[
+            save_with(x, 0, Some(r#"{"name":"x2"}"#), &[]),
+            save_with(y, 0, Some(r#"{"name":"y1"}"#), &[]),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        summaries().await,
+        vec![
+            (x, r#"{"name":"x2"}"#.to_owned()),
+            (y, r#"{"name":"y1"}"#.to_owned())
+        ]
+    );
+
+    // A fenced save's summary is not applied; a deleted room leaves the list.
+    assert_eq!(
+        db.store
+            .save_rooms(&[save_with(x, 7, Some(r#"{"name":"stale"}"#), &[])])
+            .await
+            .unwrap(),
+        vec![x]
+    );
+    db.store
+        .save_rooms(&[save(y, 0, 2, None, &[])])
+        .await
+        .unwrap();
+    assert_eq!(summaries().await, vec![(x, r#"{"name":"x2"}"#.to_owned())]);
+}
+
+async fn a_member_is_claimed_into_one_room_and_released_only_with_his_fence(db: Db) {
+    let r1 = saved_owned_room(&db, "CLAIM1", "node-a").await;
+    let r2 = saved_owned_room(&db, "CLAIM2", "node-b").await;
+    let ann = 7;
+    assert_eq!(db.store.member_room(ann).await.unwrap(), None);
+
+    assert!(db.store.claim_member(ann, r1, 11).await.unwrap());
+    assert!(
+        !db.store.claim_member(ann, r2, 12).await.unwrap(),
+        "he has a room already"
+    );
+    assert!(
+        !db.store.claim_member(ann, r1, 13).await.unwrap(),
+        "the same room again changes nothing"
+    );
+    assert_eq!(db.store.member_room(ann).await.unwrap(), Some((r1, 11)));
+
+    // A room that does not exist seats nobody.
+    assert!(!db.store.claim_member(8, r2 + 1_000, 1).await.unwrap());
+    assert_eq!(db.store.member_room(8).await.unwrap(), None);
+
+    assert!(
+        !db.store.release_member(ann, r1, 12).await.unwrap(),
+        "a wrong fence releases nothing"
+    );
+    assert!(!db.store.release_member(ann, r2, 11).await.unwrap());
+    assert_eq!(db.store.member_room(ann).await.unwrap(), Some((r1, 11)));
+
+    assert!(db.store.release_member(ann, r1, 11).await.unwrap());
+    assert_eq!(db.store.member_room(ann).await.unwrap(), None);
+    assert!(!db.store.release_member(ann, r1, 11).await.unwrap());
+
+    assert!(
+        db.store.claim_member(ann, r2, 14).await.unwrap(),
+        "released, he may be seated elsewhere"
+    );
+    assert_eq!(db.store.member_room(ann).await.unwrap(), Some((r2, 14)));
+}
+
+async fn an_unseated_member_loses_his_row_and_a_deleted_room_takes_its_members(db: Db) {
+    let r1 = saved_owned_room(&db, "UNSEAT", "node-a").await;
+    let r2 = saved_owned_room(&db, "OTHERS", "node-a").await;
+    for (user, room) in [(1, r1), (2, r1), (3, r1), (4, r2)] {
+        assert!(db.store.claim_member(user, room, 100 + user).await.unwrap());
+    }
+
+    // 1 left; 4 is named too, but his row is of another room and stays.
+    assert!(
+        db.store
+            .save_rooms(&[save_with(r1, 0, None, &[1, 4])])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(db.store.member_room(1).await.unwrap(), None);
+    assert_eq!(db.store.member_room(2).await.unwrap(), Some((r1, 102)));
+    assert_eq!(db.store.member_room(4).await.unwrap(), Some((r2, 104)));
+
+    // A fenced save unseats nobody.
+    assert_eq!(
+        db.store
+            .save_rooms(&[save_with(r1, 5, None, &[2])])
+            .await
+            .unwrap(),
+        vec![r1]
+    );
+    assert_eq!(db.store.member_room(2).await.unwrap(), Some((r1, 102)));
+
+    // Deleting the room takes its members' rows with it.
+    assert!(
+        db.store
+            .save_rooms(&[save(r1, 0, 2, None, &[])])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(db.store.member_room(2).await.unwrap(), None);
+    assert_eq!(db.store.member_room(3).await.unwrap(), None);
+    assert_eq!(db.store.member_room(4).await.unwrap(), Some((r2, 104)));
+    assert_eq!(db.count("SELECT COUNT(*) FROM room_members").await, 1);
+}
+
+async fn a_hundred_concurrent_claims_of_one_member_seat_him_in_exactly_one_room(db: Db) {
+    let mut rooms = Vec::new();
+    for i in 0..100 {
+        rooms.push(owned_room(&db, &format!("RACE{i:02}"), "node-a").await);
+    }
+    let calls = rooms.iter().enumerate().map(|(i, &room)| {
+        let store = db.store.clone();
+        tokio::spawn(async move { (room, i as i64, store.claim_member(42, room, i as i64).await) })
+    });
+    let won: Vec<(i64, i64)> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .filter_map(|(room, fence, claimed)| {
+            claimed
+                .expect("every claim is answered")
+                .then_some((room, fence))
+        })
+        .collect();
+    assert_eq!(won.len(), 1, "{won:?}");
+    assert_eq!(db.store.member_room(42).await.unwrap(), Some(won[0]));
+    assert_eq!(db.count("SELECT COUNT(*) FROM room_members").await, 1);
 }
 
 #[tokio::test]

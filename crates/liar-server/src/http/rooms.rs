@@ -187,7 +187,8 @@ async fn list_rooms(
     }
     let (items, next) = state
         .rooms()
-        .list(query.q.as_deref(), status, cursor, limit);
+        .list(query.q.as_deref(), status, cursor, limit)
+        .await?;
     Ok(axum::Json(RoomPage {
         items,
         next_cursor: next.map(|id| id.to_string()),
@@ -205,7 +206,11 @@ async fn get_room(
     State(state): State<AppState>,
     Path(room): Path<String>,
 ) -> Result<axum::Json<RoomView>, ApiError> {
-    let id = state.rooms().resolve(&room).ok_or(RoomError::NotFound)?;
+    let id = state
+        .rooms()
+        .resolve(&room)
+        .await
+        .ok_or(RoomError::NotFound)?;
     Ok(axum::Json(state.rooms().view(id).await?))
 }
 
@@ -224,7 +229,7 @@ async fn current_room(
     Auth(claims): Auth,
 ) -> Result<axum::response::Response, ApiError> {
     let not_in_room = || StatusCode::NO_CONTENT.into_response();
-    let Some(id) = state.rooms().room_of(claims.user) else {
+    let Some(id) = state.rooms().current_room(claims.user).await? else {
         return Ok(not_in_room());
     };
     let view = match state.rooms().view(id).await {
@@ -255,7 +260,11 @@ async fn delete_room(
     Auth(claims): Auth,
     Path(room): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = state.rooms().resolve(&room).ok_or(RoomError::NotFound)?;
+    let id = state
+        .rooms()
+        .resolve(&room)
+        .await
+        .ok_or(RoomError::NotFound)?;
     state.rooms().delete(claims.user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -45,6 +45,8 @@ pub enum Command {
     Subscribe {
         user: UserId,
         since: Option<u64>,
+        /// The node asking for a subscriber there (cluster mode): it gets the room's events.
+        node: Option<String>,
         reply: ReplyTx<Subscription>,
     },
     /// Re-send the member's card (after he resubscribed to his queue).
@@ -72,6 +74,12 @@ pub struct RoomActor {
     deferred: VecDeque<Command>,
     counted_phase: Option<&'static str>,
     last_summary: Option<RoomSummary>,
+    /// Cluster mode: the other nodes with subscribers of this room (they get its events).
+    nodes: Vec<String>,
+    /// Cluster mode: members unseated since the last save (their directory rows go with it).
+    unseated: Vec<UserId>,
+    /// Cluster mode: the list row as last saved.
+    saved_summary: Option<RoomSummary>,
 }
 
 impl RoomActor {
@@ -87,6 +95,9 @@ impl RoomActor {
             deferred: VecDeque::new(),
             counted_phase: None,
             last_summary: None,
+            nodes: Vec::new(),
+            unseated: Vec::new(),
+            saved_summary: None,
         }
     }
 
@@ -149,8 +160,19 @@ impl RoomActor {
             Command::View { reply } => {
                 let _ = reply.send(Ok(self.room.view()));
             }
-            Command::Subscribe { user, since, reply } => {
-                let _ = reply.send(self.subscribe(user, since));
+            Command::Subscribe {
+                user,
+                since,
+                node,
+                reply,
+            } => {
+                let subscription = self.subscribe(user, since);
+                if let (Ok(_), Some(node)) = (&subscription, node)
+                    && !self.nodes.contains(&node)
+                {
+                    self.nodes.push(node);
+                }
+                let _ = reply.send(subscription);
             }
             Command::Resync { user } => {
                 if let Some(card) = self.room.card(user) {
@@ -191,7 +213,12 @@ impl RoomActor {
             match output {
                 // The directory changes at once: it is what keeps one member in one room.
                 Output::Seated(user) => self.shared.set_member(user, self.room.id()),
-                Output::Unseated(user) => self.shared.clear_member(user, self.room.id()),
+                Output::Unseated(user) => {
+                    self.shared.clear_member(user, self.room.id());
+                    if self.shared.remote.is_some() {
+                        self.unseated.push(user);
+                    }
+                }
                 other => effects.push(Effect::Out(other)),
             }
         }
@@ -220,7 +247,7 @@ impl RoomActor {
         }
     }
 
-    fn write(&self, effects: &[Effect]) -> RoomWrite {
+    fn write(&mut self, effects: &[Effect]) -> RoomWrite {
         let events: Vec<(i64, String)> = effects
             .iter()
             .filter_map(|e| match e {
@@ -234,6 +261,15 @@ impl RoomActor {
             (*seq as u64).is_multiple_of(PRUNE_EVERY) && *seq as u64 > REPLAY_LOG as u64
         });
         let seq = self.room.seq();
+        // Cluster mode: the list row and the directory go with the state.
+        let mut summary = None;
+        if self.shared.remote.is_some() && !self.room.is_closed() {
+            let now = self.room.summary();
+            if self.saved_summary.as_ref() != Some(&now) {
+                summary = serde_json::to_string(&now).ok();
+                self.saved_summary = Some(now);
+            }
+        }
         RoomWrite {
             id: self.room.id(),
             epoch: self.room.epoch(),
@@ -243,6 +279,8 @@ impl RoomActor {
             events,
             prune_through: crossed.then(|| (seq - REPLAY_LOG as u64) as i64),
             saved_at: self.shared.clock.now().0,
+            summary,
+            unseated: std::mem::take(&mut self.unseated),
         }
     }
 
@@ -283,10 +321,16 @@ impl RoomActor {
                     let _ = tx.send(reply);
                 }
                 Effect::Out(Output::Event { seq, json }) => {
+                    if let Some(remote) = &self.shared.remote {
+                        remote.publish_event(&self.nodes, self.room.id(), seq, &json);
+                    }
                     let _ = self.events.send(RoomFrame::Event { seq, json });
                 }
                 Effect::Out(Output::Private { to, json }) => self.shared.hub.send_to_user(to, json),
                 Effect::Out(Output::Evict(user)) => {
+                    if let Some(remote) = &self.shared.remote {
+                        remote.publish_evict(&self.nodes, self.room.id(), user);
+                    }
                     let _ = self.events.send(RoomFrame::Evict(user));
                 }
                 Effect::Out(Output::Record { game, result }) => self.record(game, *result),
@@ -314,6 +358,7 @@ impl RoomActor {
         Ok(Subscription {
             first,
             live: self.events.subscribe(),
+            through: self.room.seq(),
         })
     }
 

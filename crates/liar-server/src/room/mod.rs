@@ -9,6 +9,7 @@ pub mod event;
 mod lobby;
 mod play;
 mod registry;
+pub mod remote;
 mod saver;
 pub mod settings;
 pub mod state;
@@ -20,7 +21,7 @@ pub use settings::RoomSettings;
 pub use state::{Ctx, Input, Output, Reply, Room, RoomRules, RoomTimer, Step};
 
 use bytes::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::UserId;
@@ -38,9 +39,12 @@ pub enum RoomFrame {
     },
     /// The member is no longer in the room: his subscriptions must stop at once.
     Evict(UserId),
+    /// Events may have been lost on the way from another node: subscribers check what they
+    /// missed against the room's log.
+    Resync,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum RoomStatus {
     Waiting,
@@ -48,7 +52,7 @@ pub enum RoomStatus {
 }
 
 /// A seat, as everyone in the room sees it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberView {
     pub user_id: UserId,
@@ -58,7 +62,7 @@ pub struct MemberView {
 }
 
 /// `GET /api/rooms/{roomId}` and the `room` of `room.snapshot`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoomView {
     pub room_id: RoomId,
@@ -89,7 +93,7 @@ pub struct RoomView {
 }
 
 /// One row of the room list and of lobby events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoomSummary {
     pub room_id: RoomId,

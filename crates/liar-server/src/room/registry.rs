@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
 use super::actor::{Command, ReplyTx, RoomActor};
+use super::remote::{Answer, Ask, Remote, Serve, WireInput};
 use super::saver::Saver;
 use super::state::{Ctx, Input, NewRoom, Reply, Room, RoomRules};
 use super::{
@@ -54,6 +55,9 @@ pub enum JoinOutcome {
 pub struct Subscription {
     pub first: Vec<Bytes>,
     pub live: broadcast::Receiver<RoomFrame>,
+    /// The room's `seq` that `first` brings the subscriber to; live events up to it are
+    /// already in `first`.
+    pub through: u64,
 }
 
 #[derive(Default)]
@@ -155,6 +159,8 @@ pub struct Shared {
     /// Room actors running.
     actors: Arc<Tasks>,
     stopping: watch::Sender<bool>,
+    /// Cluster mode: rooms on the other nodes, and the Redlock of flows across rooms.
+    pub remote: Option<Arc<Remote>>,
 }
 
 /// What rooms need from the rest of the server.
@@ -165,6 +171,8 @@ pub struct RoomsConfig {
     pub results: Arc<dyn ResultStore>,
     pub store: Arc<dyn RoomStore>,
     pub rules: RoomRules,
+    /// Cluster mode (SPEC §6.4).
+    pub remote: Option<Arc<Remote>>,
 }
 
 impl Shared {
@@ -245,6 +253,7 @@ impl Rooms {
                 tasks: Arc::default(),
                 actors: Arc::default(),
                 stopping: watch::channel(false).0,
+                remote: config.remote,
             }),
             store: config.store,
             locks: Arc::new(
@@ -261,7 +270,11 @@ impl Rooms {
     /// reconnect grace. A room that cannot be read is logged and closed. Returns how many rooms
     /// were resumed.
     pub async fn restore(&self) -> Result<usize, StoreError> {
-        let saved = self.store.take_over_rooms().await?;
+        let saved = match &self.shared.remote {
+            // A node resumes the rooms it served (rooms of other nodes are theirs).
+            Some(remote) => self.store.take_over_owned_rooms(remote.node()).await?,
+            None => self.store.take_over_rooms().await?,
+        };
         let mut resumed = 0;
         for s in saved {
             match Room::from_saved(s.format, &s.state, s.epoch, s.events) {
@@ -295,6 +308,8 @@ impl Rooms {
             events: Vec::new(),
             prune_through: None,
             saved_at: self.shared.clock.now().0,
+            summary: None,
+            unseated: Vec::new(),
         };
         if let Err(e) = self.store.save_rooms(&[delete]).await {
             tracing::error!(room = id, error = %e, "could not delete an unreadable room");
@@ -326,6 +341,11 @@ impl Rooms {
         }
     }
 
+    /// Cluster mode's side of rooms on other nodes.
+    pub fn remote(&self) -> Option<&Arc<Remote>> {
+        self.shared.remote.as_ref()
+    }
+
     /// Whether the last room save went through (for `/readyz`).
     pub fn saving(&self) -> bool {
         self.shared.saver.healthy()
@@ -335,38 +355,111 @@ impl Rooms {
         &self.locks[(user.unsigned_abs() as usize) % MEMBER_LOCKS]
     }
 
+    /// The member's turn for flows that span rooms: a process-local lock, and in cluster mode
+    /// a Redlock on the member, whose fencing value the directory rows carry.
+    async fn lock_member(&self, user: UserId) -> Result<MemberLock<'_>, RoomError> {
+        let local = self.lock_for(user).lock().await;
+        let cluster = match &self.shared.remote {
+            Some(remote) => Some(remote.locks.lock(&format!("member:{user}")).await?),
+            None => None,
+        };
+        Ok(MemberLock {
+            _local: local,
+            cluster,
+        })
+    }
+
+    async fn unlock_member(&self, lock: MemberLock<'_>) {
+        if let (Some(remote), Some(guard)) = (&self.shared.remote, lock.cluster) {
+            remote.locks.release(guard).await;
+        }
+    }
+
+    /// The member's room as this node knows it (its own rooms only, in cluster mode).
     pub fn room_of(&self, user: UserId) -> Option<RoomId> {
         self.shared.dir().members.get(&user).copied()
     }
 
+    /// The member's room, wherever it is served.
+    pub async fn current_room(&self, user: UserId) -> Result<Option<RoomId>, RoomError> {
+        if self.shared.remote.is_none() {
+            return Ok(self.room_of(user));
+        }
+        Ok(self.directory_row(user).await?.map(|(room, _)| room))
+    }
+
+    /// Cluster mode: the member's directory row `(room, fence)`.
+    async fn directory_row(&self, user: UserId) -> Result<Option<(RoomId, i64)>, RoomError> {
+        self.store.member_room(user).await.map_err(unavailable)
+    }
+
     /// A room id from its number or its 6-letter join code.
-    pub fn resolve(&self, id_or_code: &str) -> Option<RoomId> {
+    pub async fn resolve(&self, id_or_code: &str) -> Option<RoomId> {
         if let Ok(id) = id_or_code.parse::<RoomId>() {
             return Some(id);
         }
-        self.shared
-            .dir()
-            .codes
-            .get(&id_or_code.to_ascii_uppercase())
-            .copied()
+        let code = id_or_code.to_ascii_uppercase();
+        if let Some(id) = self.shared.dir().codes.get(&code).copied() {
+            return Some(id);
+        }
+        if self.shared.remote.is_some() && code.len() == CODE_LEN {
+            return self.store.room_by_code(&code).await.ok().flatten();
+        }
+        None
     }
 
     pub fn count(&self) -> usize {
         self.shared.dir().rooms.len()
     }
 
-    async fn ask<T>(
+    /// Where a room is served: here (its inbox) or on another node.
+    async fn place(&self, room: RoomId) -> Result<Place, RoomError> {
+        let inbox = self.shared.dir().rooms.get(&room).map(|e| e.inbox.clone());
+        if let Some(inbox) = inbox {
+            return Ok(Place::Here(inbox));
+        }
+        let Some(remote) = &self.shared.remote else {
+            return Err(RoomError::NotFound);
+        };
+        let node = match remote.cached_owner(room) {
+            Some(node) => node,
+            None => {
+                let owner = self
+                    .store
+                    .room_owner(room)
+                    .await
+                    .map_err(unavailable)?
+                    .ok_or(RoomError::NotFound)?;
+                remote.remember_owner(room, owner.clone());
+                owner
+            }
+        };
+        if node == remote.node() {
+            // Saved as ours but not running here: it is gone (or not resumed yet).
+            return Err(RoomError::NotFound);
+        }
+        Ok(Place::There(remote.clone(), node))
+    }
+
+    /// Forwards `ask` to the node serving `room`.
+    async fn forward(
         &self,
+        remote: &Remote,
+        node: &str,
         room: RoomId,
+        ask: Ask,
+    ) -> Result<Answer, RoomError> {
+        let answer = remote.call(node, room, ask).await;
+        if matches!(answer, Err(RoomError::NotFound)) {
+            remote.forget_owner(room);
+        }
+        answer
+    }
+
+    async fn ask_local<T>(
+        inbox: mpsc::Sender<Command>,
         make: impl FnOnce(ReplyTx<T>) -> Command,
     ) -> Result<T, RoomError> {
-        let inbox = self
-            .shared
-            .dir()
-            .rooms
-            .get(&room)
-            .map(|e| e.inbox.clone())
-            .ok_or(RoomError::NotFound)?;
         let (tx, rx) = oneshot::channel();
         inbox
             .send(make(tx))
@@ -379,13 +472,34 @@ impl Rooms {
         }
     }
 
+    fn local_inbox(&self, room: RoomId) -> Result<mpsc::Sender<Command>, RoomError> {
+        self.shared
+            .dir()
+            .rooms
+            .get(&room)
+            .map(|e| e.inbox.clone())
+            .ok_or(RoomError::NotFound)
+    }
+
     /// Sends an input to a room and waits for the answer.
     async fn step(&self, room: RoomId, input: Input) -> Result<Reply, RoomError> {
-        self.ask(room, |reply| Command::Step {
-            input,
-            reply: Some(reply),
-        })
-        .await
+        match self.place(room).await? {
+            Place::Here(inbox) => {
+                Self::ask_local(inbox, |reply| Command::Step {
+                    input,
+                    reply: Some(reply),
+                })
+                .await
+            }
+            Place::There(remote, node) => {
+                let input = WireInput::of(input).ok_or(RoomError::Internal)?;
+                let ask = Ask::Step { input, reply: true };
+                match self.forward(&remote, &node, room, ask).await? {
+                    Answer::Reply { reply } => Ok(reply.into()),
+                    _ => Err(RoomError::Internal),
+                }
+            }
+        }
     }
 
     async fn step_done(&self, room: RoomId, input: Input) -> Result<(), RoomError> {
@@ -393,10 +507,24 @@ impl Rooms {
     }
 
     /// Sends an input to a room without waiting.
-    async fn tell(&self, room: RoomId, command: Command) {
-        let inbox = self.shared.dir().rooms.get(&room).map(|e| e.inbox.clone());
-        if let Some(inbox) = inbox {
-            let _ = inbox.send(command).await;
+    async fn tell(&self, room: RoomId, input: Input) {
+        match self.place(room).await {
+            Ok(Place::Here(inbox)) => {
+                let _ = inbox.send(Command::Step { input, reply: None }).await;
+            }
+            Ok(Place::There(remote, node)) => {
+                if let Some(input) = WireInput::of(input) {
+                    remote.tell(
+                        &node,
+                        room,
+                        Ask::Step {
+                            input,
+                            reply: false,
+                        },
+                    );
+                }
+            }
+            Err(_) => {}
         }
     }
 
@@ -430,33 +558,53 @@ impl Rooms {
             Some(p) => Some(self.hasher.hash(p).await.map_err(|_| RoomError::Internal)?),
             None => None,
         };
-        let _guard = self.lock_for(host.id).lock().await;
-        self.leave_current(host.id, None).await?;
-        let (id, code) = self.reserve().await?;
-        let new = NewRoom {
-            id,
-            code: code.clone(),
-            name,
-            password_hash,
-            host,
-            settings,
-        };
-        let online = self.shared.hub.is_online(new.host.id);
-        let (room, first) = {
-            let catalog = self.shared.topics.snapshot();
-            let mut rng =
-                <liar_rules::rand::rngs::StdRng as liar_rules::rand::SeedableRng>::from_rng(
-                    &mut liar_rules::rand::rng(),
-                );
-            let mut ctx = Ctx {
-                now: self.shared.clock.now(),
-                rng: &mut rng,
-                topics: &catalog,
-                rules: &self.shared.rules,
+        let lock = self.lock_member(host.id).await?;
+        let fence = lock.fence();
+        let created = async {
+            self.leave_current(host.id, None).await?;
+            let (id, code) = self.reserve().await?;
+            if let Some(fence) = fence {
+                // Cluster mode: the directory row first; the database keeps one per member.
+                let claimed = self
+                    .store
+                    .claim_member(host.id, id, fence)
+                    .await
+                    .map_err(unavailable)?;
+                if !claimed {
+                    return Err(RoomError::Unavailable);
+                }
+            }
+            let new = NewRoom {
+                id,
+                code: code.clone(),
+                name,
+                password_hash,
+                host,
+                settings,
             };
-            Room::new(new, online, &mut ctx)
-        };
-        self.spawn(room, first, false);
+            // In cluster mode his sockets may be on another node; creating a room is
+            // something a connected member does, as joining is.
+            let online = self.shared.remote.is_some() || self.shared.hub.is_online(new.host.id);
+            let (room, first) = {
+                let catalog = self.shared.topics.snapshot();
+                let mut rng =
+                    <liar_rules::rand::rngs::StdRng as liar_rules::rand::SeedableRng>::from_rng(
+                        &mut liar_rules::rand::rng(),
+                    );
+                let mut ctx = Ctx {
+                    now: self.shared.clock.now(),
+                    rng: &mut rng,
+                    topics: &catalog,
+                    rules: &self.shared.rules,
+                };
+                Room::new(new, online, &mut ctx)
+            };
+            self.spawn(room, first, false);
+            Ok((id, code))
+        }
+        .await;
+        self.unlock_member(lock).await;
+        let (id, code) = created?;
         // Answer only once the new room is saved: a created room survives a crash.
         self.view(id).await?;
         Ok((id, code))
@@ -466,11 +614,16 @@ impl Rooms {
     async fn reserve(&self) -> Result<(RoomId, String), RoomError> {
         for _ in 0..CODE_ATTEMPTS {
             let code = random_code();
-            match self
-                .store
-                .create_room(&code, self.shared.clock.now().0)
-                .await
-            {
+            let now = self.shared.clock.now().0;
+            let reserved = match &self.shared.remote {
+                Some(remote) => {
+                    self.store
+                        .create_owned_room(&code, remote.node(), now)
+                        .await
+                }
+                None => self.store.create_room(&code, now).await,
+            };
+            match reserved {
                 Ok(Some(id)) => return Ok((id, code)),
                 Ok(None) => continue,
                 Err(e) => {
@@ -514,15 +667,75 @@ impl Rooms {
 
     /// Leaves the member's current room (other than `except`); refuses while he plays a game.
     async fn leave_current(&self, user: UserId, except: Option<RoomId>) -> Result<(), RoomError> {
-        let Some(current) = self.room_of(user) else {
-            return Ok(());
+        let (current, row) = if self.shared.remote.is_some() {
+            match self.directory_row(user).await? {
+                Some((room, fence)) => (room, Some(fence)),
+                None => return Ok(()),
+            }
+        } else {
+            match self.room_of(user) {
+                Some(room) => (room, None),
+                None => return Ok(()),
+            }
         };
         if Some(current) == except {
             return Ok(());
         }
         match self.step(current, Input::Move(user)).await {
-            Ok(_) | Err(RoomError::NotFound) | Err(RoomError::NotAMember) => Ok(()),
+            // The room's save removed his directory row (cluster mode).
+            Ok(_) => Ok(()),
+            Err(RoomError::NotFound) | Err(RoomError::NotAMember) => {
+                if let Some(fence) = row {
+                    // A row left behind (its room is gone): released only as it was read.
+                    self.store
+                        .release_member(user, current, fence)
+                        .await
+                        .map_err(unavailable)?;
+                }
+                Ok(())
+            }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Checks a join password against the room's, wherever it is served.
+    async fn check_password(&self, room: RoomId, password: Option<&str>) -> Result<(), RoomError> {
+        match self.place(room).await? {
+            Place::Here(_) => self.check_password_here(room, password).await,
+            Place::There(remote, node) => {
+                let ask = Ask::Password {
+                    password: password.map(str::to_owned),
+                };
+                self.forward(&remote, &node, room, ask).await.map(|_| ())
+            }
+        }
+    }
+
+    async fn check_password_here(
+        &self,
+        room: RoomId,
+        password: Option<&str>,
+    ) -> Result<(), RoomError> {
+        let password_hash = {
+            let dir = self.shared.dir();
+            let entry = dir.rooms.get(&room).ok_or(RoomError::NotFound)?;
+            entry.password_hash.clone()
+        };
+        let Some(hash) = password_hash else {
+            return Ok(());
+        };
+        let given = password
+            .and_then(|p| Password::for_login(p).ok())
+            .ok_or(RoomError::WrongPassword)?;
+        let ok = self
+            .hasher
+            .verify(given, Some(hash.to_string()))
+            .await
+            .map_err(|_| RoomError::Internal)?;
+        if ok {
+            Ok(())
+        } else {
+            Err(RoomError::WrongPassword)
         }
     }
 
@@ -532,38 +745,58 @@ impl Rooms {
         room: RoomId,
         password: Option<&str>,
     ) -> Result<JoinOutcome, RoomError> {
-        let password_hash = {
-            let dir = self.shared.dir();
-            let entry = dir.rooms.get(&room).ok_or(RoomError::NotFound)?;
-            entry.password_hash.clone()
-        };
-        let _guard = self.lock_for(who.id).lock().await;
-        if self.room_of(who.id) == Some(room) {
-            return Ok(JoinOutcome::AlreadyMember);
+        // Fails early (ROOM_NOT_FOUND) before any lock is taken.
+        self.place(room).await?;
+        let lock = self.lock_member(who.id).await?;
+        let joined = self.join_locked(who, room, password, lock.fence()).await;
+        self.unlock_member(lock).await;
+        joined
+    }
+
+    async fn join_locked(
+        &self,
+        who: Person,
+        room: RoomId,
+        password: Option<&str>,
+        fence: Option<i64>,
+    ) -> Result<JoinOutcome, RoomError> {
+        let user = who.id;
+        if self.current_room(user).await? == Some(room) {
+            return match self.step(room, Input::Join(who)).await? {
+                Reply::Joined => Ok(JoinOutcome::Joined),
+                _ => Ok(JoinOutcome::AlreadyMember),
+            };
         }
-        if let Some(hash) = password_hash {
-            let given = password
-                .and_then(|p| Password::for_login(p).ok())
-                .ok_or(RoomError::WrongPassword)?;
-            let ok = self
-                .hasher
-                .verify(given, Some(hash.to_string()))
+        self.check_password(room, password).await?;
+        self.leave_current(user, Some(room)).await?;
+        if let Some(fence) = fence {
+            let claimed = self
+                .store
+                .claim_member(user, room, fence)
                 .await
-                .map_err(|_| RoomError::Internal)?;
-            if !ok {
-                return Err(RoomError::WrongPassword);
+                .map_err(unavailable)?;
+            if !claimed {
+                // Another flow seated him meanwhile (a lock that expired under it).
+                return Err(RoomError::Unavailable);
             }
         }
-        self.leave_current(who.id, Some(room)).await?;
-        match self.step(room, Input::Join(who)).await? {
+        let joined = self.step(room, Input::Join(who)).await;
+        if let (Err(_), Some(fence)) = (&joined, fence)
+            && let Err(e) = self.store.release_member(user, room, fence).await
+        {
+            tracing::warn!(error = %e, user, room, "could not release a refused join's directory row");
+        }
+        match joined? {
             Reply::AlreadyMember => Ok(JoinOutcome::AlreadyMember),
             _ => Ok(JoinOutcome::Joined),
         }
     }
 
     pub async fn leave(&self, user: UserId, room: RoomId) -> Result<(), RoomError> {
-        let _guard = self.lock_for(user).lock().await;
-        self.step_done(room, Input::Leave(user)).await
+        let lock = self.lock_member(user).await?;
+        let left = self.step_done(room, Input::Leave(user)).await;
+        self.unlock_member(lock).await;
+        left
     }
 
     pub async fn ready(&self, user: UserId, room: RoomId, ready: bool) -> Result<(), RoomError> {
@@ -606,15 +839,21 @@ impl Rooms {
 
     /// Asks the member's room to re-send his private game state (after he resubscribed).
     pub async fn resync(&self, user: UserId) {
-        let Some(room) = self.room_of(user) else {
+        let Ok(Some(room)) = self.current_room(user).await else {
             return;
         };
-        self.tell(room, Command::Resync { user }).await;
+        match self.place(room).await {
+            Ok(Place::Here(inbox)) => {
+                let _ = inbox.send(Command::Resync { user }).await;
+            }
+            Ok(Place::There(remote, node)) => remote.tell(&node, room, Ask::Resync { user }),
+            Err(_) => {}
+        }
     }
 
     /// The member's room as a `room.snapshot` (for a private queue that fell behind).
     pub async fn snapshot_of(&self, user: UserId) -> Option<Bytes> {
-        let room = self.room_of(user)?;
+        let room = self.current_room(user).await.ok()??;
         let view = self.view(room).await.ok()?;
         let body = json!({
             "type": "room.snapshot", "seq": view.seq, "epoch": view.epoch,
@@ -624,13 +863,24 @@ impl Rooms {
     }
 
     /// The public room list as one `lobby.snapshot` (for a lobby subscriber that fell behind).
-    pub fn lobby_snapshot(&self) -> Bytes {
-        let (items, _) = self.list(None, None, None, LOBBY_SNAPSHOT);
+    pub async fn lobby_snapshot(&self) -> Bytes {
+        let items = match self.list(None, None, None, LOBBY_SNAPSHOT).await {
+            Ok((items, _)) => items,
+            Err(_) => Vec::new(),
+        };
         to_bytes(&json!({"type": "lobby.snapshot", "items": items}))
     }
 
     pub async fn view(&self, room: RoomId) -> Result<RoomView, RoomError> {
-        self.ask(room, |reply| Command::View { reply }).await
+        match self.place(room).await? {
+            Place::Here(inbox) => Self::ask_local(inbox, |reply| Command::View { reply }).await,
+            Place::There(remote, node) => {
+                match self.forward(&remote, &node, room, Ask::View).await? {
+                    Answer::View { view } => Ok(*view),
+                    _ => Err(RoomError::Internal),
+                }
+            }
+        }
     }
 
     pub async fn subscribe(
@@ -639,50 +889,179 @@ impl Rooms {
         room: RoomId,
         since: Option<u64>,
     ) -> Result<Subscription, RoomError> {
-        self.ask(room, |reply| Command::Subscribe { user, since, reply })
-            .await
+        match self.place(room).await? {
+            Place::Here(inbox) => {
+                Self::ask_local(inbox, |reply| Command::Subscribe {
+                    user,
+                    since,
+                    node: None,
+                    reply,
+                })
+                .await
+            }
+            Place::There(remote, node) => {
+                // Listen first, then ask: whatever is published after the answer's `through`
+                // is in `live` (with some before it, which the subscriber skips).
+                let live = remote.bridge(room);
+                let ask = Ask::Subscribe { user, since };
+                match self.forward(&remote, &node, room, ask).await? {
+                    Answer::Subscribed { first, through } => Ok(Subscription {
+                        first: first.into_iter().map(Bytes::from).collect(),
+                        live,
+                        through,
+                    }),
+                    _ => Err(RoomError::Internal),
+                }
+            }
+        }
     }
 
     /// Tells the member's room that his last socket closed or his first one opened.
     pub async fn presence(&self, user: UserId, online: bool) {
-        let Some(room) = self.room_of(user) else {
+        let Ok(Some(room)) = self.current_room(user).await else {
             return;
         };
-        let input = Input::Presence { user, online };
-        self.tell(room, Command::Step { input, reply: None }).await;
+        self.tell(room, Input::Presence { user, online }).await;
     }
 
     /// One page of public rooms, newest first. `cursor` is the last room id of the previous page.
-    pub fn list(
+    pub async fn list(
         &self,
         q: Option<&str>,
         status: Option<RoomStatus>,
         cursor: Option<RoomId>,
         limit: usize,
-    ) -> (Vec<RoomSummary>, Option<RoomId>) {
-        let q = q.map(str::to_lowercase).filter(|q| !q.is_empty());
+    ) -> Result<(Vec<RoomSummary>, Option<RoomId>), RoomError> {
+        if self.shared.remote.is_some() {
+            // Cluster mode: every node's rooms, from the database.
+            let rows = self.store.room_summaries().await.map_err(unavailable)?;
+            let all: BTreeMap<RoomId, RoomSummary> = rows
+                .into_iter()
+                .filter_map(|(id, json)| Some((id, serde_json::from_str(&json).ok()?)))
+                .collect();
+            return Ok(page(&all, q, status, cursor, limit));
+        }
         let dir = self.shared.dir();
-        let upper = cursor.unwrap_or(RoomId::MAX);
-        let mut items: Vec<RoomSummary> = dir
-            .list
-            .range(..upper)
-            .rev()
-            .map(|(_, s)| s)
-            .filter(|s| !s.private)
-            .filter(|s| status.is_none_or(|st| s.status == st))
-            .filter(|s| {
-                q.as_ref().is_none_or(|q| {
-                    s.name.to_lowercase().contains(q) || s.host_name.to_lowercase().contains(q)
-                })
+        Ok(page(&dir.list, q, status, cursor, limit))
+    }
+}
+
+/// The room's place: its inbox here, or the node serving it.
+enum Place {
+    Here(mpsc::Sender<Command>),
+    There(Arc<Remote>, String),
+}
+
+/// A member's turn for flows across rooms (see [`Rooms::lock_member`]).
+struct MemberLock<'a> {
+    _local: tokio::sync::MutexGuard<'a, ()>,
+    cluster: Option<super::remote::LockGuard>,
+}
+
+impl MemberLock<'_> {
+    fn fence(&self) -> Option<i64> {
+        self.cluster.as_ref().map(|g| g.fence)
+    }
+}
+
+fn unavailable(e: StoreError) -> RoomError {
+    tracing::warn!(error = %e, "the room directory is not answering");
+    RoomError::Unavailable
+}
+
+fn page(
+    list: &BTreeMap<RoomId, RoomSummary>,
+    q: Option<&str>,
+    status: Option<RoomStatus>,
+    cursor: Option<RoomId>,
+    limit: usize,
+) -> (Vec<RoomSummary>, Option<RoomId>) {
+    let q = q.map(str::to_lowercase).filter(|q| !q.is_empty());
+    let upper = cursor.unwrap_or(RoomId::MAX);
+    let mut items: Vec<RoomSummary> = list
+        .range(..upper)
+        .rev()
+        .map(|(_, s)| s)
+        .filter(|s| !s.private)
+        .filter(|s| status.is_none_or(|st| s.status == st))
+        .filter(|s| {
+            q.as_ref().is_none_or(|q| {
+                s.name.to_lowercase().contains(q) || s.host_name.to_lowercase().contains(q)
             })
-            .take(limit + 1)
-            .cloned()
-            .collect();
-        let next = (items.len() > limit).then(|| {
-            items.truncate(limit);
-            items.last().map(|s| s.room_id)
-        });
-        (items, next.flatten())
+        })
+        .take(limit + 1)
+        .cloned()
+        .collect();
+    let next = (items.len() > limit).then(|| {
+        items.truncate(limit);
+        items.last().map(|s| s.room_id)
+    });
+    (items, next.flatten())
+}
+
+/// The owner's side of forwarded commands, and the other nodes' lobby and private events.
+#[async_trait::async_trait]
+impl Serve for Rooms {
+    async fn serve(&self, room: RoomId, ask: Ask, from: &str) -> Result<Answer, RoomError> {
+        let inbox = self.local_inbox(room)?;
+        match ask {
+            Ask::Step { input, reply } => {
+                let input = input.into_input();
+                if reply {
+                    let reply = Self::ask_local(inbox, |reply| Command::Step {
+                        input,
+                        reply: Some(reply),
+                    })
+                    .await?;
+                    Ok(Answer::Reply {
+                        reply: reply.into(),
+                    })
+                } else {
+                    let _ = inbox.send(Command::Step { input, reply: None }).await;
+                    Ok(Answer::Done)
+                }
+            }
+            Ask::View => {
+                let view = Self::ask_local(inbox, |reply| Command::View { reply }).await?;
+                Ok(Answer::View {
+                    view: Box::new(view),
+                })
+            }
+            Ask::Password { password } => {
+                self.check_password_here(room, password.as_deref()).await?;
+                Ok(Answer::Done)
+            }
+            Ask::Subscribe { user, since } => {
+                let node = Some(from.to_owned());
+                let sub = Self::ask_local(inbox, |reply| Command::Subscribe {
+                    user,
+                    since,
+                    node,
+                    reply,
+                })
+                .await?;
+                Ok(Answer::Subscribed {
+                    first: sub
+                        .first
+                        .iter()
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .collect(),
+                    through: sub.through,
+                })
+            }
+            Ask::Resync { user } => {
+                let _ = inbox.send(Command::Resync { user }).await;
+                Ok(Answer::Done)
+            }
+        }
+    }
+
+    fn deliver_lobby(&self, json: Bytes) {
+        self.shared.hub.deliver_lobby(json);
+    }
+
+    fn deliver_private(&self, user: UserId, json: Bytes) {
+        self.shared.hub.deliver_to_user(user, json);
     }
 }
 

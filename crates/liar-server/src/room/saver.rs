@@ -141,6 +141,10 @@ fn coalesce(batch: &[Request]) -> Vec<RoomWrite> {
                 merged.events.extend(w.events.iter().cloned());
                 merged.prune_through = merged.prune_through.max(w.prune_through);
                 merged.saved_at = w.saved_at;
+                if w.summary.is_some() {
+                    merged.summary = w.summary.clone();
+                }
+                merged.unseated.extend(w.unseated.iter().copied());
             }
             None => {
                 index.insert(w.id, out.len());
@@ -166,6 +170,8 @@ mod tests {
                 events: vec![(seq, format!("e{seq}"))],
                 prune_through: None,
                 saved_at: 0,
+                summary: None,
+                unseated: Vec::new(),
             },
             done: oneshot::channel().0,
         }

@@ -358,6 +358,7 @@ mod actor {
             topics,
             results: Arc::new(NoResults),
             store,
+            remote: None,
             rules: RoomRules {
                 grace_secs: 60,
                 deal_secs: 5,

@@ -330,6 +330,10 @@ pub struct RoomWrite {
     /// Log entries with `seq` at or below this are pruned.
     pub prune_through: Option<i64>,
     pub saved_at: Millis,
+    /// Cluster mode: the room's list row (`RoomSummary` JSON) when it changed.
+    pub summary: Option<String>,
+    /// Cluster mode: members who left the room in this transition (their directory rows go).
+    pub unseated: Vec<i64>,
 }
 
 /// A saved room as `RoomStore::take_over_rooms` hands it to the process that resumes it.
@@ -357,6 +361,56 @@ pub trait RoomStore: Send + Sync {
     /// Takes over every saved room: bumps each one's epoch and returns the rooms with their
     /// event logs. Rows that never got a state (a crash right after `create_room`) are deleted.
     async fn take_over_rooms(&self) -> Result<Vec<SavedRoom>, StoreError>;
+
+    // Cluster mode (SPEC §6.4): the shared room directory. Only the engines a cluster can run
+    // on (PostgreSQL, MySQL/MariaDB) have it; SQLite serves one process.
+
+    /// `create_room` for the node `owner`, which serves the room.
+    async fn create_owned_room(
+        &self,
+        code: &str,
+        _owner: &str,
+        now: Millis,
+    ) -> Result<Option<i64>, StoreError> {
+        self.create_room(code, now).await
+    }
+    /// `take_over_rooms` for the rooms the node `owner` serves.
+    async fn take_over_owned_rooms(&self, _owner: &str) -> Result<Vec<SavedRoom>, StoreError> {
+        self.take_over_rooms().await
+    }
+    /// The node serving a saved room; `None` when there is no such room.
+    async fn room_owner(&self, _id: i64) -> Result<Option<String>, StoreError> {
+        Err(no_directory())
+    }
+    /// The room with this join code, if it is saved.
+    async fn room_by_code(&self, _code: &str) -> Result<Option<i64>, StoreError> {
+        Err(no_directory())
+    }
+    /// Every saved room's list row, `(id, RoomSummary JSON)`.
+    async fn room_summaries(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        Err(no_directory())
+    }
+    /// The member's room and the fencing value it was claimed with.
+    async fn member_room(&self, _user: i64) -> Result<Option<(i64, i64)>, StoreError> {
+        Err(no_directory())
+    }
+    /// Seats the member in `room` in the directory unless he has a room: `false` when he has.
+    async fn claim_member(&self, _user: i64, _room: i64, _fence: i64) -> Result<bool, StoreError> {
+        Err(no_directory())
+    }
+    /// Removes the member's directory row if it still is `(room, fence)`.
+    async fn release_member(
+        &self,
+        _user: i64,
+        _room: i64,
+        _fence: i64,
+    ) -> Result<bool, StoreError> {
+        Err(no_directory())
+    }
+}
+
+fn no_directory() -> StoreError {
+    StoreError::Other("this database engine has no shared room directory (cluster mode)".into())
 }
 
 /// Connection pool figures, for `/metrics` and the pool-leak test.

@@ -787,24 +787,7 @@ impl TopicStore for MySqlStore {
 #[async_trait]
 impl RoomStore for MySqlStore {
     async fn create_room(&self, code: &str, now: Millis) -> Result<Option<i64>, StoreError> {
-        self.write(code, |tx, code| {
-            Box::pin(async move {
-                let inserted =
-                    sqlx::query("INSERT INTO rooms (code, created_at, saved_at) VALUES (?, ?, ?)")
-                        .bind(code)
-                        .bind(now)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(unique_or_classify);
-                match inserted {
-                    Ok(done) => Ok(Some(done.last_insert_id() as i64)),
-                    Err(e) if sql::is_duplicate(&e) => Ok(None),
-                    Err(e) => Err(e),
-                }
-            })
-        })
-        .await
+        self.create_room_for(code, None, now).await
     }
 
     async fn save_rooms(&self, writes: &[RoomWrite]) -> Result<Vec<i64>, StoreError> {
@@ -823,18 +806,161 @@ impl RoomStore for MySqlStore {
     }
 
     async fn take_over_rooms(&self) -> Result<Vec<SavedRoom>, StoreError> {
-        self.write(&(), |tx, _| {
+        self.take_over(None).await
+    }
+
+    async fn create_owned_room(
+        &self,
+        code: &str,
+        owner: &str,
+        now: Millis,
+    ) -> Result<Option<i64>, StoreError> {
+        self.create_room_for(code, Some(owner), now).await
+    }
+
+    async fn take_over_owned_rooms(&self, owner: &str) -> Result<Vec<SavedRoom>, StoreError> {
+        self.take_over(Some(owner)).await
+    }
+
+    async fn room_owner(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT owner_node FROM rooms WHERE id = ? AND state IS NOT NULL")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.map(|r| r.try_get::<Option<String>, _>("owner_node"))
+            .transpose()
+            .map(Option::flatten)
+            .map_err(classify)
+    }
+
+    async fn room_by_code(&self, code: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT id FROM rooms WHERE code = ? AND state IS NOT NULL")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.map(|r| r.try_get("id")).transpose().map_err(classify)
+    }
+
+    async fn room_summaries(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, summary FROM rooms WHERE state IS NOT NULL AND summary IS NOT NULL \
+             ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("summary")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(classify)
+    }
+
+    async fn member_room(&self, user: i64) -> Result<Option<(i64, i64)>, StoreError> {
+        let row = sqlx::query("SELECT room_id, fence FROM room_members WHERE user_id = ?")
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.map(|r| Ok((r.try_get("room_id")?, r.try_get("fence")?)))
+            .transpose()
+            .map_err(classify)
+    }
+
+    async fn claim_member(&self, user: i64, room: i64, fence: i64) -> Result<bool, StoreError> {
+        self.write(&(user, room, fence), |tx, &(user, room, fence)| {
             Box::pin(async move {
-                sqlx::query("DELETE FROM rooms WHERE state IS NULL")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
+                // The primary key keeps one row per member: a member who has one is skipped
+                // (IGNORE), as is a room that is gone (nothing selected, or the foreign key
+                // refusing a room deleted meanwhile). `FOUND_ROWS` does not count skipped rows.
+                let done = sqlx::query(
+                    "INSERT IGNORE INTO room_members (user_id, room_id, fence) \
+                     SELECT ?, id, ? FROM rooms WHERE id = ?",
+                )
+                .bind(user)
+                .bind(fence)
+                .bind(room)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                Ok(done.rows_affected() == 1)
+            })
+        })
+        .await
+    }
+
+    async fn release_member(&self, user: i64, room: i64, fence: i64) -> Result<bool, StoreError> {
+        self.write(&(user, room, fence), |tx, &(user, room, fence)| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "DELETE FROM room_members WHERE user_id = ? AND room_id = ? AND fence = ?",
+                )
+                .bind(user)
+                .bind(room)
+                .bind(fence)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                Ok(done.rows_affected() == 1)
+            })
+        })
+        .await
+    }
+}
+
+impl MySqlStore {
+    async fn create_room_for(
+        &self,
+        code: &str,
+        owner: Option<&str>,
+        now: Millis,
+    ) -> Result<Option<i64>, StoreError> {
+        self.write(&(code, owner), |tx, (code, owner)| {
+            Box::pin(async move {
+                let inserted = sqlx::query(
+                    "INSERT INTO rooms (code, owner_node, created_at, saved_at) \
+                     VALUES (?, ?, ?, ?)",
+                )
+                .bind(*code)
+                .bind(*owner)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(unique_or_classify);
+                match inserted {
+                    Ok(done) => Ok(Some(done.last_insert_id() as i64)),
+                    Err(e) if sql::is_duplicate(&e) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+        })
+        .await
+    }
+
+    /// Takes over the saved rooms (of `owner` only, when given): bumps their epochs and
+    /// returns them with their event logs; rooms never saved are deleted.
+    async fn take_over(&self, owner: Option<&str>) -> Result<Vec<SavedRoom>, StoreError> {
+        self.write(&owner, |tx, owner| {
+            Box::pin(async move {
+                sqlx::query(
+                    "DELETE FROM rooms WHERE state IS NULL AND (? IS NULL OR owner_node = ?)",
+                )
+                .bind(*owner)
+                .bind(*owner)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
                 // Lock the saved rooms, then bump exactly those (MariaDB has no
                 // `UPDATE … RETURNING`).
                 let rows = sqlx::query(
                     "SELECT id, epoch + 1 AS epoch, seq, format, state FROM rooms \
-                     WHERE state IS NOT NULL ORDER BY id FOR UPDATE",
+                     WHERE state IS NOT NULL AND (? IS NULL OR owner_node = ?) \
+                     ORDER BY id FOR UPDATE",
                 )
+                .bind(*owner)
+                .bind(*owner)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(classify)?;
@@ -893,13 +1019,14 @@ async fn save_room(tx: &mut MySqlConnection, w: &RoomWrite) -> Result<bool, Stor
         return Ok(done.rows_affected() > 0);
     };
     let done = sqlx::query(
-        "UPDATE rooms SET seq = ?, format = ?, state = ?, saved_at = ? \
-         WHERE id = ? AND epoch = ?",
+        "UPDATE rooms SET seq = ?, format = ?, state = ?, saved_at = ?, \
+         summary = COALESCE(?, summary) WHERE id = ? AND epoch = ?",
     )
     .bind(w.seq)
     .bind(w.format)
     .bind(state)
     .bind(w.saved_at)
+    .bind(w.summary.as_deref())
     .bind(w.id)
     .bind(w.epoch)
     .execute(&mut *tx)
@@ -927,6 +1054,17 @@ async fn save_room(tx: &mut MySqlConnection, w: &RoomWrite) -> Result<bool, Stor
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
+    }
+    if !w.unseated.is_empty() {
+        // Members who left in this transition: their directory rows of this room go.
+        let mut unseat = QueryBuilder::<MySql>::new("DELETE FROM room_members WHERE room_id = ");
+        unseat.push_bind(w.id).push(" AND user_id IN (");
+        let mut list = unseat.separated(", ");
+        for user in &w.unseated {
+            list.push_bind(*user);
+        }
+        unseat.push(")");
+        unseat.build().execute(&mut *tx).await.map_err(classify)?;
     }
     Ok(true)
 }

@@ -774,22 +774,7 @@ impl TopicStore for PgStore {
 #[async_trait]
 impl RoomStore for PgStore {
     async fn create_room(&self, code: &str, now: Millis) -> Result<Option<i64>, StoreError> {
-        self.write(code, |tx, code| {
-            Box::pin(async move {
-                let row = sqlx::query(
-                    "INSERT INTO rooms (code, created_at, saved_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (code) DO NOTHING RETURNING id",
-                )
-                .bind(code)
-                .bind(now)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(classify)?;
-                row.map(|r| r.try_get("id")).transpose().map_err(classify)
-            })
-        })
-        .await
+        self.create_room_for(code, None, now).await
     }
 
     async fn save_rooms(&self, writes: &[RoomWrite]) -> Result<Vec<i64>, StoreError> {
@@ -808,16 +793,138 @@ impl RoomStore for PgStore {
     }
 
     async fn take_over_rooms(&self) -> Result<Vec<SavedRoom>, StoreError> {
-        self.write(&(), |tx, _| {
+        self.take_over(None).await
+    }
+
+    async fn create_owned_room(
+        &self,
+        code: &str,
+        owner: &str,
+        now: Millis,
+    ) -> Result<Option<i64>, StoreError> {
+        self.create_room_for(code, Some(owner), now).await
+    }
+
+    async fn take_over_owned_rooms(&self, owner: &str) -> Result<Vec<SavedRoom>, StoreError> {
+        self.take_over(Some(owner)).await
+    }
+
+    async fn room_owner(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT owner_node FROM rooms WHERE id = $1 AND state IS NOT NULL")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(row.and_then(|r| r.try_get::<Option<String>, _>("owner_node").ok().flatten()))
+    }
+
+    async fn room_by_code(&self, code: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT id FROM rooms WHERE code = $1 AND state IS NOT NULL")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.map(|r| r.try_get("id")).transpose().map_err(classify)
+    }
+
+    async fn room_summaries(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, summary FROM rooms WHERE state IS NOT NULL AND summary IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("summary")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(classify)
+    }
+
+    async fn member_room(&self, user: i64) -> Result<Option<(i64, i64)>, StoreError> {
+        let row = sqlx::query("SELECT room_id, fence FROM room_members WHERE user_id = $1")
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.map(|r| Ok((r.try_get("room_id")?, r.try_get("fence")?)))
+            .transpose()
+            .map_err(classify)
+    }
+
+    async fn claim_member(&self, user: i64, room: i64, fence: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO room_members (user_id, room_id, fence) \
+             SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM rooms WHERE id = $2) \
+             ON CONFLICT (user_id) DO NOTHING",
+        )
+        .bind(user)
+        .bind(room)
+        .bind(fence)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_member(&self, user: i64, room: i64, fence: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM room_members WHERE user_id = $1 AND room_id = $2 AND fence = $3",
+        )
+        .bind(user)
+        .bind(room)
+        .bind(fence)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+impl PgStore {
+    async fn create_room_for(
+        &self,
+        code: &str,
+        owner: Option<&str>,
+        now: Millis,
+    ) -> Result<Option<i64>, StoreError> {
+        self.write(&(code, owner), |tx, (code, owner)| {
             Box::pin(async move {
-                sqlx::query("DELETE FROM rooms WHERE state IS NULL")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
+                let row = sqlx::query(
+                    "INSERT INTO rooms (code, owner_node, created_at, saved_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (code) DO NOTHING RETURNING id",
+                )
+                .bind(*code)
+                .bind(*owner)
+                .bind(now)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(classify)?;
+                row.map(|r| r.try_get("id")).transpose().map_err(classify)
+            })
+        })
+        .await
+    }
+
+    /// Takes over the saved rooms (of `owner` only, when given): bumps their epochs and
+    /// returns them with their event logs; rooms never saved are deleted.
+    async fn take_over(&self, owner: Option<&str>) -> Result<Vec<SavedRoom>, StoreError> {
+        self.write(&owner, |tx, owner| {
+            Box::pin(async move {
+                sqlx::query(
+                    "DELETE FROM rooms WHERE state IS NULL \
+                     AND ($1::TEXT IS NULL OR owner_node = $1)",
+                )
+                .bind(*owner)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
                 let rows = sqlx::query(
                     "UPDATE rooms SET epoch = epoch + 1 WHERE state IS NOT NULL \
+                     AND ($1::TEXT IS NULL OR owner_node = $1) \
                      RETURNING id, epoch, seq, format, state",
                 )
+                .bind(*owner)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(classify)?;
@@ -865,8 +972,8 @@ async fn save_room(tx: &mut PgConnection, w: &RoomWrite) -> Result<bool, StoreEr
         return Ok(done.rows_affected() > 0);
     };
     let done = sqlx::query(
-        "UPDATE rooms SET seq = $1, format = $2, state = $3, saved_at = $4 \
-         WHERE id = $5 AND epoch = $6",
+        "UPDATE rooms SET seq = $1, format = $2, state = $3, saved_at = $4, \
+         summary = COALESCE($7, summary) WHERE id = $5 AND epoch = $6",
     )
     .bind(w.seq)
     .bind(w.format)
@@ -874,6 +981,7 @@ async fn save_room(tx: &mut PgConnection, w: &RoomWrite) -> Result<bool, StoreEr
     .bind(w.saved_at)
     .bind(w.id)
     .bind(w.epoch)
+    .bind(w.summary.as_deref())
     .execute(&mut *tx)
     .await
     .map_err(classify)?;
@@ -896,6 +1004,14 @@ async fn save_room(tx: &mut PgConnection, w: &RoomWrite) -> Result<bool, StoreEr
         sqlx::query("DELETE FROM room_events WHERE room_id = $1 AND seq <= $2")
             .bind(w.id)
             .bind(through)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+    }
+    if !w.unseated.is_empty() {
+        sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND user_id = ANY($2)")
+            .bind(w.id)
+            .bind(&w.unseated)
             .execute(&mut *tx)
             .await
             .map_err(classify)?;

@@ -665,7 +665,7 @@ impl Conn {
         let dest = frame
             .get("destination")
             .ok_or(("MISSING_HEADER", "SEND needs a destination".to_owned()))?;
-        let (room, command) = app_destination(dest, self.state.rooms())?;
+        let (room, command) = app_destination(dest, self.state.rooms()).await?;
         let body: Value = if frame.body.iter().all(u8::is_ascii_whitespace) {
             json!({})
         } else {
@@ -792,7 +792,7 @@ fn room_topic(dest: &str) -> Result<RoomId, Refusal> {
 }
 
 /// Parses `/app/rooms/{id or code}/{command}`.
-fn app_destination<'a>(dest: &'a str, rooms: &Rooms) -> Result<(RoomId, &'a str), Refusal> {
+async fn app_destination<'a>(dest: &'a str, rooms: &Rooms) -> Result<(RoomId, &'a str), Refusal> {
     let unknown = || ("UNKNOWN_DESTINATION", format!("no destination `{dest}`"));
     let rest = dest.strip_prefix("/app/rooms/").ok_or_else(unknown)?;
     let (room, command) = rest.split_once('/').ok_or_else(unknown)?;
@@ -805,6 +805,7 @@ fn app_destination<'a>(dest: &'a str, rooms: &Rooms) -> Result<(RoomId, &'a str)
     }
     let room = rooms
         .resolve(room)
+        .await
         .ok_or(("ROOM_NOT_FOUND", format!("no room `{room}`")))?;
     Ok((room, command))
 }
@@ -877,7 +878,7 @@ type Catchup = Box<dyn Fn() -> BoxFuture<'static, Vec<Bytes>> + Send + Sync>;
 fn lobby_catchup(rooms: Rooms) -> Catchup {
     Box::new(move || {
         let rooms = rooms.clone();
-        Box::pin(async move { vec![rooms.lobby_snapshot()] })
+        Box::pin(async move { vec![rooms.lobby_snapshot().await] })
     })
 }
 
@@ -915,6 +916,11 @@ async fn forward_plain(fwd: Forwarder, mut rx: broadcast::Receiver<Bytes>, catch
     }
 }
 
+/// How often a room subscription that fell behind asks again while the room's node does not
+/// answer, and how long it waits in between.
+const RESUBSCRIBE_ATTEMPTS: u32 = 20;
+const RESUBSCRIBE_PAUSE: Duration = Duration::from_millis(500);
+
 async fn forward_room(
     fwd: Forwarder,
     rooms: Rooms,
@@ -928,24 +934,40 @@ async fn forward_room(
                 return;
             }
         }
+        // The last event this subscriber has: what it missed is asked for from here.
+        let mut last = sub.through;
         loop {
             match sub.live.recv().await {
-                Ok(RoomFrame::Event { json, .. }) => {
+                // Already in the catch-up.
+                Ok(RoomFrame::Event { seq, .. }) if seq <= last => {}
+                // A gap: events were lost on the way from the room's node.
+                Ok(RoomFrame::Event { seq, .. }) if seq > last + 1 => break,
+                Ok(RoomFrame::Event { seq, json }) => {
+                    last = seq;
                     if !fwd.send(&json).await {
                         return;
                     }
                 }
                 Ok(RoomFrame::Evict(u)) if u == user => return,
                 Ok(RoomFrame::Evict(_)) => {}
-                Err(broadcast::error::RecvError::Lagged(_)) => break,
+                Ok(RoomFrame::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => break,
                 Err(broadcast::error::RecvError::Closed) => return,
             }
         }
-        // Fell behind: start again from a snapshot.
-        match rooms.subscribe(user, room, None).await {
-            Ok(fresh) => sub = fresh,
-            Err(_) => return,
-        }
+        // Fell behind: exactly the missed events from the room's log, or a snapshot.
+        metrics::counter!("liar_room_resubscribes_total").increment(1);
+        let mut attempts = 0;
+        sub = loop {
+            match rooms.subscribe(user, room, Some(last)).await {
+                Ok(fresh) => break fresh,
+                // The room's node is busy or restarting: ask again shortly.
+                Err(RoomError::Unavailable) if attempts < RESUBSCRIBE_ATTEMPTS => {
+                    attempts += 1;
+                    tokio::time::sleep(RESUBSCRIBE_PAUSE).await;
+                }
+                Err(_) => return,
+            }
+        };
     }
 }
 

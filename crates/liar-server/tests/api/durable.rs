@@ -24,23 +24,23 @@ async fn within<T>(secs: u64, test: impl Future<Output = T>) -> T {
 /// Fast games: no card-reading pause, long reconnect grace.
 const GAME_ENV: &[(&str, &str)] = &[("LIAR_DEAL_SECS", "0"), ("LIAR_RECONNECT_GRACE_SECS", "60")];
 
-fn settings() -> Value {
+pub(crate) fn settings() -> Value {
     json!({"hintRounds": 1, "hintSeconds": 30, "discussionSeconds": 0, "voteSeconds": 60,
            "defenseSeconds": 0, "guessSeconds": 30, "mode": "classic"})
 }
 
-struct Player {
-    id: i64,
-    access: String,
-    ws: StompClient,
-    card: Value,
+pub(crate) struct Player {
+    pub(crate) id: i64,
+    pub(crate) access: String,
+    pub(crate) ws: StompClient,
+    pub(crate) card: Value,
     /// The last room `seq` this client saw.
-    seen: u64,
+    pub(crate) seen: u64,
 }
 
 impl Player {
     /// Reads room events until `pred` matches one; tracks `seen`.
-    async fn until(&mut self, room: i64, pred: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn until(&mut self, room: i64, pred: impl Fn(&Value) -> bool) -> Value {
         let topic = room_topic(room);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -67,7 +67,7 @@ impl Player {
 
     /// Reconnects to `server` (after a restart), gets the card back and resumes the room topic
     /// from the last `seq` it saw.
-    async fn reconnect(&mut self, server: &Server, room: i64) {
+    pub(crate) async fn reconnect(&mut self, server: &Server, room: i64) {
         self.ws = StompClient::member_at(server.addr, &self.access).await;
         let card = self.ws.expect_event(EVENTS, "game.card").await;
         assert_eq!(
@@ -82,7 +82,7 @@ impl Player {
     }
 }
 
-async fn account(http: &reqwest::Client, server: &Server, name: &str) -> (i64, String) {
+pub(crate) async fn account(http: &reqwest::Client, server: &Server, name: &str) -> (i64, String) {
     let r = http
         .post(server.url("/api/auth/register"))
         .json(&json!({"email": format!("{name}@example.com"), "username": name, "password": PASSWORD}))
@@ -104,7 +104,7 @@ async fn account(http: &reqwest::Client, server: &Server, name: &str) -> (i64, S
     )
 }
 
-async fn create_room(
+pub(crate) async fn create_room(
     http: &reqwest::Client,
     server: &Server,
     access: &str,
@@ -140,8 +140,18 @@ async fn started_table(
     n: usize,
     settings: Value,
 ) -> (i64, Vec<Player>) {
+    started_table_on(http, &vec![server; n], prefix, settings).await
+}
+
+/// As [`started_table`], with player `i` on `servers[i]` (the first creates the room on his).
+pub(crate) async fn started_table_on(
+    http: &reqwest::Client,
+    servers: &[&Server],
+    prefix: &str,
+    settings: Value,
+) -> (i64, Vec<Player>) {
     let mut players = Vec::new();
-    for i in 0..n {
+    for (i, server) in servers.iter().enumerate() {
         let (id, access) = account(http, server, &format!("{prefix}{i}")).await;
         let ws = StompClient::member_at(server.addr, &access).await;
         players.push(Player {
@@ -152,7 +162,7 @@ async fn started_table(
             seen: 0,
         });
     }
-    let room = create_room(http, server, &players[0].access, settings).await;
+    let room = create_room(http, servers[0], &players[0].access, settings).await;
     for p in &mut players[1..] {
         p.ws.command(room, "join", json!({})).await.expect("join");
     }
@@ -178,7 +188,7 @@ async fn started_table(
     (room, players)
 }
 
-fn liar_of(players: &[Player]) -> i64 {
+pub(crate) fn liar_of(players: &[Player]) -> i64 {
     let liars: Vec<i64> = players
         .iter()
         .filter(|p| p.card["role"] == "liar")
@@ -188,7 +198,7 @@ fn liar_of(players: &[Player]) -> i64 {
     liars[0]
 }
 
-fn word_of(players: &[Player]) -> String {
+pub(crate) fn word_of(players: &[Player]) -> String {
     let p = players
         .iter()
         .find(|p| p.card["role"] == "citizen")
@@ -196,12 +206,12 @@ fn word_of(players: &[Player]) -> String {
     p.card["word"].as_str().unwrap().to_owned()
 }
 
-fn index_of(players: &[Player], id: i64) -> usize {
+pub(crate) fn index_of(players: &[Player], id: i64) -> usize {
     players.iter().position(|p| p.id == id).unwrap()
 }
 
 /// Every remaining hint turn, in order: the speaker named by `turn.started` hints.
-async fn hint_all(room: i64, players: &mut [Player]) {
+pub(crate) async fn hint_all(room: i64, players: &mut [Player]) {
     loop {
         let next = players[0]
             .until(room, |v| {
@@ -228,7 +238,7 @@ async fn hint_all(room: i64, players: &mut [Player]) {
 }
 
 /// Votes of `voters` (by index): citizens name the liar, the liar names the first citizen.
-async fn vote(room: i64, players: &mut [Player], voters: &[usize], liar: i64) {
+pub(crate) async fn vote(room: i64, players: &mut [Player], voters: &[usize], liar: i64) {
     let citizen = players.iter().find(|p| p.id != liar).unwrap().id;
     for &i in voters {
         let target = if players[i].id == liar { citizen } else { liar };
@@ -241,7 +251,7 @@ async fn vote(room: i64, players: &mut [Player], voters: &[usize], liar: i64) {
 }
 
 /// After the vote that exposed the liar: he guesses wrong; every player sees `game.ended`.
-async fn liar_misses(room: i64, players: &mut [Player], liar: i64) -> Vec<Value> {
+pub(crate) async fn liar_misses(room: i64, players: &mut [Player], liar: i64) -> Vec<Value> {
     let l = index_of(players, liar);
     players[l]
         .until(room, |v| {

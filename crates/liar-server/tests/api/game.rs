@@ -121,11 +121,11 @@ struct Table {
 
 /// What the test learned from the cards of one game.
 #[derive(Debug, Clone)]
-struct Deal {
-    order: Vec<i64>,
-    liar: i64,
-    word: String,
-    cards: HashMap<i64, Value>,
+pub(crate) struct Deal {
+    pub(crate) order: Vec<i64>,
+    pub(crate) liar: i64,
+    pub(crate) word: String,
+    pub(crate) cards: HashMap<i64, Value>,
 }
 
 impl Table {
@@ -663,7 +663,7 @@ fn same_word(a: &str, b: &str) -> bool {
 /// Audits every frame `who` received while each game of `games` (in order) was undecided: from
 /// its `game.started` (or the first frame, for the first game) to the first of
 /// `phase.changed {result}`, `game.ended`, `game.aborted`.
-fn audit_frames(who: i64, frames: &[Frame], games: &[Deal]) {
+pub(crate) fn audit_frames(who: i64, frames: &[Frame], games: &[Deal]) {
     let mut game = 0usize;
     let mut started = 0usize;
     let mut open = true;

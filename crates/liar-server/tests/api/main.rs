@@ -2,6 +2,7 @@
 
 mod auth;
 mod cluster;
+mod cluster_rooms;
 mod connections;
 mod durable;
 mod errors;
