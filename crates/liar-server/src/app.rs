@@ -167,6 +167,7 @@ impl Application {
         };
         let rooms = Rooms::new(RoomsConfig {
             remote: remote.clone(),
+            lease_ms: i64::try_from(config.lease_ttl_ms).unwrap_or(i64::MAX),
             hub: hub.clone(),
             hasher: auth.hasher().clone(),
             topics: topics.clone(),
@@ -240,6 +241,22 @@ impl Application {
         if let Some(remote) = state.rooms().remote() {
             let serve: Arc<dyn crate::room::remote::Serve> = Arc::new(state.rooms().clone());
             cluster_tasks.extend(remote.start(serve));
+            let config = state.config();
+            let ttl = Duration::from_millis(config.lease_ttl_ms.max(300));
+            let times = crate::room::lease::LeaseTimes {
+                ttl,
+                renew: match config.lease_renew_ms {
+                    0 => ttl / 3,
+                    ms => Duration::from_millis(ms),
+                },
+                scan: Duration::from_millis(config.lease_scan_ms.max(50)),
+            };
+            let rooms = state.rooms().clone();
+            cluster_tasks.push(tokio::spawn(crate::room::lease::renew(
+                rooms.clone(),
+                times,
+            )));
+            cluster_tasks.push(tokio::spawn(crate::room::lease::scan(rooms, times)));
         }
         cluster_tasks.push(tokio::spawn(crate::outbox::run(
             state.store().clone(),

@@ -63,6 +63,13 @@ pub struct Config {
     /// needs a majority of `redis_url` and these. Empty: `redis_url` alone.
     #[serde(deserialize_with = "url_list")]
     pub lock_redis_urls: Vec<String>,
+    /// Cluster mode: how long a node's lease on its rooms lasts (milliseconds). A dead or
+    /// paused node's rooms move to another node within about this plus `lease_scan_ms`.
+    pub lease_ttl_ms: u64,
+    /// Cluster mode: how often a node renews its leases (0 = a third of `lease_ttl_ms`).
+    pub lease_renew_ms: u64,
+    /// Cluster mode: how often a node looks for rooms whose lease passed.
+    pub lease_scan_ms: u64,
     /// This node's name in the cluster (logs, metrics, routing); unset means a random one.
     pub node_id: Option<String>,
     /// Cluster mode: every socket re-checks its session in the database this often (seconds),
@@ -145,6 +152,9 @@ impl Default for Config {
             redis_url: None,
             redis_prefix: "liar".into(),
             lock_redis_urls: Vec::new(),
+            lease_ttl_ms: 5000,
+            lease_renew_ms: 0,
+            lease_scan_ms: 1000,
             node_id: None,
             session_check_secs: 15,
             outbox_retention_secs: 3600,

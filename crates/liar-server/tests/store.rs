@@ -76,6 +76,12 @@ on_every_engine!(
     a_member_is_claimed_into_one_room_and_released_only_with_his_fence,
     an_unseated_member_loses_his_row_and_a_deleted_room_takes_its_members,
     a_hundred_concurrent_claims_of_one_member_seat_him_in_exactly_one_room,
+    an_owned_room_is_leased_on_the_databases_clock_and_not_taken_while_the_lease_runs,
+    an_expired_room_is_taken_over_with_a_bumped_epoch_and_its_events_and_fences_the_old_owner,
+    renewing_leases_answers_only_the_rooms_the_owner_still_has,
+    released_leases_are_taken_over_at_once_up_to_the_limit,
+    a_room_without_a_lease_is_never_taken_over,
+    three_nodes_racing_for_fifty_expired_rooms_take_each_exactly_once,
 );
 
 /// Opens a fresh database on `engine` and runs `test` on it under a deadline, so nothing can
@@ -839,7 +845,7 @@ fn save_with(id: i64, epoch: i64, summary: Option<&str>, unseated: &[i64]) -> Ro
 
 async fn owned_room(db: &Db, code: &str, owner: &str) -> i64 {
     db.store
-        .create_owned_room(code, owner, 1)
+        .create_owned_room(code, owner, 60_000, 1)
         .await
         .unwrap()
         .expect("the code is free")
@@ -868,7 +874,7 @@ async fn an_owned_room_has_its_owner_and_its_code_once_saved(db: Db) {
     assert_eq!(db.store.room_by_code("OWNED1").await.unwrap(), None);
     assert_eq!(
         db.store
-            .create_owned_room("OWNED1", "node-b", 2)
+            .create_owned_room("OWNED1", "node-b", 60_000, 2)
             .await
             .unwrap(),
         None,
@@ -915,7 +921,11 @@ async fn taking_over_an_owners_rooms_leaves_the_other_owners_rooms_alone(db: Db)
     let _a_unsaved = owned_room(&db, "AAAAA3", "node-a").await;
     let b_unsaved = owned_room(&db, "BBBBB2", "node-b").await;
 
-    let rooms = db.store.take_over_owned_rooms("node-a").await.unwrap();
+    let rooms = db
+        .store
+        .take_over_owned_rooms("node-a", 60_000)
+        .await
+        .unwrap();
     assert_eq!(
         rooms.iter().map(|r| (r.id, r.epoch)).collect::<Vec<_>>(),
         vec![(a1, 1), (a2, 1)],
@@ -959,13 +969,17 @@ async fn taking_over_an_owners_rooms_leaves_the_other_owners_rooms_alone(db: Db)
     );
     assert!(
         db.store
-            .take_over_owned_rooms("node-c")
+            .take_over_owned_rooms("node-c", 60_000)
             .await
             .unwrap()
             .is_empty()
     );
 
-    let rooms = db.store.take_over_owned_rooms("node-b").await.unwrap();
+    let rooms = db
+        .store
+        .take_over_owned_rooms("node-b", 60_000)
+        .await
+        .unwrap();
     assert_eq!(
         rooms.iter().map(|r| (r.id, r.epoch)).collect::<Vec<_>>(),
         vec![(b1, 1)]
@@ -1146,6 +1160,397 @@ async fn a_hundred_concurrent_claims_of_one_member_seat_him_in_exactly_one_room(
     assert_eq!(won.len(), 1, "{won:?}");
     assert_eq!(db.store.member_room(42).await.unwrap(), Some(won[0]));
     assert_eq!(db.count("SELECT COUNT(*) FROM room_members").await, 1);
+}
+
+// ---- Leases (SPEC §6.4 "Failover"): PostgreSQL and MySQL/MariaDB only --------------------------
+
+/// The database's clock in Unix milliseconds, as the adapters read it.
+fn db_now(db: &Db) -> &'static str {
+    match db.raw.engine {
+        Engine::Postgres => "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT",
+        _ => "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)",
+    }
+}
+
+/// How long a room's lease still runs, in milliseconds on the database's clock (negative once
+/// it has passed).
+async fn lease_left(db: &Db, id: i64) -> i64 {
+    db.count(&format!(
+        "SELECT lease_until - {} FROM rooms WHERE id = {id}",
+        db_now(db)
+    ))
+    .await
+}
+
+/// A saved room of `owner` whose lease is `lease_ms` long.
+async fn leased_room(db: &Db, code: &str, owner: &str, lease_ms: i64) -> i64 {
+    let id = db
+        .store
+        .create_owned_room(code, owner, lease_ms, 1)
+        .await
+        .unwrap()
+        .expect("the code is free");
+    let fenced = db.store.save_rooms(&[save_with(id, 0, None, &[])]).await;
+    assert!(fenced.unwrap().is_empty());
+    id
+}
+
+/// Long enough for a 1 ms lease to have passed on the database's clock.
+async fn let_short_leases_pass() {
+    tokio::time::sleep(Duration::from_millis(30)).await;
+}
+
+fn ids(rooms: &[store::SavedRoom]) -> Vec<i64> {
+    rooms.iter().map(|r| r.id).collect()
+}
+
+async fn an_owned_room_is_leased_on_the_databases_clock_and_not_taken_while_the_lease_runs(db: Db) {
+    let id = leased_room(&db, "LEASE1", "node-a", 60_000).await;
+    let left = lease_left(&db, id).await;
+    assert!(
+        (50_000..=60_000).contains(&left),
+        "the lease runs 60 s from now on the database's clock: {left} ms left"
+    );
+    assert!(
+        db.store
+            .take_over_expired("node-b", 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a running lease is not taken"
+    );
+    assert_eq!(
+        db.store.room_owner(id).await.unwrap().as_deref(),
+        Some("node-a")
+    );
+    assert_eq!(stored_epoch(&db, id).await, 0);
+
+    // A restarted owner takes its rooms back under a fresh lease.
+    let short = leased_room(&db, "LEASE2", "node-a", 1).await;
+    let_short_leases_pass().await;
+    assert!(lease_left(&db, short).await < 0);
+    let rooms = db
+        .store
+        .take_over_owned_rooms("node-a", 60_000)
+        .await
+        .unwrap();
+    assert_eq!(ids(&rooms), vec![id, short]);
+    let left = lease_left(&db, short).await;
+    assert!((50_000..=60_000).contains(&left), "{left} ms left");
+    assert!(
+        db.store
+            .take_over_expired("node-b", 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn an_expired_room_is_taken_over_with_a_bumped_epoch_and_its_events_and_fences_the_old_owner(
+    db: Db,
+) {
+    let short = db
+        .store
+        .create_owned_room("SHORT1", "node-a", 1, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        db.store
+            .save_rooms(&[save(short, 0, 3, Some("s3"), &[1, 2, 3])])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let long = leased_room(&db, "LONG01", "node-a", 60_000).await;
+    let unsaved = db
+        .store
+        .create_owned_room("UNSAVE", "node-a", 1, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let_short_leases_pass().await;
+
+    let taken = db
+        .store
+        .take_over_expired("node-b", 60_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&taken),
+        vec![short],
+        "only the saved room whose lease passed"
+    );
+    let room = &taken[0];
+    assert_eq!(
+        (room.epoch, room.seq, room.format, room.state.as_str()),
+        (1, 3, 1, "s3")
+    );
+    assert_eq!(seqs(&room.events), vec![1, 2, 3]);
+    assert_eq!(room.events[2].1, r#"{"seq":3}"#);
+    assert_eq!(stored_epoch(&db, short).await, 1);
+    assert_eq!(
+        db.store.room_owner(short).await.unwrap().as_deref(),
+        Some("node-b")
+    );
+    assert_eq!(
+        db.store.room_owner(long).await.unwrap().as_deref(),
+        Some("node-a")
+    );
+    assert_eq!(stored_epoch(&db, long).await, 0);
+    assert_eq!(
+        stored_epoch(&db, unsaved).await,
+        0,
+        "never saved: not taken"
+    );
+    let left = lease_left(&db, short).await;
+    assert!((50_000..=60_000).contains(&left), "a fresh lease: {left}");
+
+    // The old owner's late save is fenced, events included; the new owner's goes through.
+    assert_eq!(
+        db.store
+            .save_rooms(&[save(short, 0, 4, Some("s4-stale"), &[4])])
+            .await
+            .unwrap(),
+        vec![short]
+    );
+    assert_eq!(
+        db.count(&format!(
+            "SELECT COUNT(*) FROM room_events WHERE room_id = {short}"
+        ))
+        .await,
+        3
+    );
+    assert!(
+        db.store
+            .save_rooms(&[save(short, 1, 4, Some("s4"), &[4])])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The new lease runs: nobody else takes the room.
+    assert!(
+        db.store
+            .take_over_expired("node-c", 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn renewing_leases_answers_only_the_rooms_the_owner_still_has(db: Db) {
+    let a1 = leased_room(&db, "RENEW1", "node-a", 60_000).await;
+    let a2 = leased_room(&db, "RENEW2", "node-a", 1).await;
+    let b1 = leased_room(&db, "RENEW3", "node-b", 60_000).await;
+    let_short_leases_pass().await;
+    assert_eq!(
+        ids(&db
+            .store
+            .take_over_expired("node-b", 60_000, 10)
+            .await
+            .unwrap()),
+        vec![a2]
+    );
+
+    let mut renewed = db
+        .store
+        .renew_leases("node-a", &[a1, a2, b1, b1 + 1_000], 60_000)
+        .await
+        .unwrap();
+    renewed.sort();
+    assert_eq!(
+        renewed,
+        vec![a1],
+        "a2 was taken over, b1 was never node-a's"
+    );
+    let mut renewed = db
+        .store
+        .renew_leases("node-b", &[a2, b1], 60_000)
+        .await
+        .unwrap();
+    renewed.sort();
+    assert_eq!(renewed, vec![a2, b1]);
+    assert!(
+        db.store
+            .renew_leases("node-a", &[], 60_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A renewal extends the lease, even one that passed while nobody took the room.
+    let late = leased_room(&db, "RENEW4", "node-a", 1).await;
+    let_short_leases_pass().await;
+    assert!(lease_left(&db, late).await < 0);
+    assert_eq!(
+        db.store
+            .renew_leases("node-a", &[late], 60_000)
+            .await
+            .unwrap(),
+        vec![late]
+    );
+    let left = lease_left(&db, late).await;
+    assert!((50_000..=60_000).contains(&left), "{left} ms left");
+    assert!(
+        db.store
+            .take_over_expired("node-c", 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(stored_epoch(&db, late).await, 0, "renewing bumps no epoch");
+}
+
+async fn released_leases_are_taken_over_at_once_up_to_the_limit(db: Db) {
+    let a1 = leased_room(&db, "RELEA1", "node-a", 60_000).await;
+    let a2 = leased_room(&db, "RELEA2", "node-a", 60_000).await;
+    let b1 = leased_room(&db, "RELEB1", "node-b", 60_000).await;
+    let _unsaved = owned_room(&db, "RELEA3", "node-a").await;
+
+    assert_eq!(
+        db.store.release_leases("node-a").await.unwrap(),
+        3,
+        "every row of node-a's"
+    );
+    assert_eq!(db.store.release_leases("node-z").await.unwrap(), 0);
+    let first = db
+        .store
+        .take_over_expired("node-c", 60_000, 1)
+        .await
+        .unwrap();
+    assert_eq!(ids(&first), vec![a1], "the limit holds, by id");
+    let rest = db
+        .store
+        .take_over_expired("node-c", 60_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&rest), vec![a2], "not node-b's, not the unsaved room");
+    assert_eq!(rest[0].epoch, 1);
+    for id in [a1, a2] {
+        assert_eq!(
+            db.store.room_owner(id).await.unwrap().as_deref(),
+            Some("node-c")
+        );
+    }
+    assert_eq!(
+        db.store.room_owner(b1).await.unwrap().as_deref(),
+        Some("node-b")
+    );
+    assert_eq!(stored_epoch(&db, b1).await, 0);
+    assert!(
+        db.store
+            .take_over_expired("node-d", 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_room_without_a_lease_is_never_taken_over(db: Db) {
+    // A single-process room has no owner and no lease.
+    let plain = db.store.create_room("PLAINL", 1).await.unwrap().unwrap();
+    db.store
+        .save_rooms(&[save_with(plain, 0, None, &[])])
+        .await
+        .unwrap();
+    // A room saved before leases existed (migration 0009 leaves its lease NULL).
+    let old = leased_room(&db, "OLDROO", "node-a", 1).await;
+    db.raw
+        .execute(&format!(
+            "UPDATE rooms SET lease_until = NULL WHERE id = {old}"
+        ))
+        .await;
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM rooms WHERE lease_until IS NULL")
+            .await,
+        2
+    );
+    let_short_leases_pass().await;
+    assert!(
+        db.store
+            .take_over_expired("node-b", 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(stored_epoch(&db, plain).await, 0);
+    assert_eq!(stored_epoch(&db, old).await, 0);
+    assert_eq!(
+        db.store.room_owner(old).await.unwrap().as_deref(),
+        Some("node-a")
+    );
+}
+
+async fn three_nodes_racing_for_fifty_expired_rooms_take_each_exactly_once(db: Db) {
+    let mut rooms = Vec::new();
+    for i in 0..50 {
+        rooms.push(
+            db.store
+                .create_owned_room(&format!("FAIL{i:02}"), "node-old", 60_000, 1)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    let writes: Vec<RoomWrite> = rooms
+        .iter()
+        .map(|&id| save(id, 0, 1, Some("state"), &[1]))
+        .collect();
+    assert!(db.store.save_rooms(&writes).await.unwrap().is_empty());
+    assert_eq!(db.store.release_leases("node-old").await.unwrap(), 50);
+
+    let nodes = (0..3).map(|n| {
+        let store = db.store.clone();
+        tokio::spawn(async move {
+            let node = format!("node-{n}");
+            let mut won = Vec::new();
+            // A call that finds nothing free may have skipped rooms another node was taking;
+            // a few more rounds each, and the rooms left over once everyone found nothing are
+            // none.
+            let mut idle = 0;
+            for _ in 0..100 {
+                let taken = store.take_over_expired(&node, 60_000, 4).await.unwrap();
+                for room in &taken {
+                    assert_eq!(room.epoch, 1, "room {} taken twice", room.id);
+                    assert_eq!(seqs(&room.events), vec![1]);
+                }
+                if taken.is_empty() {
+                    idle += 1;
+                    if idle == 3 {
+                        break;
+                    }
+                } else {
+                    idle = 0;
+                }
+                won.extend(ids(&taken));
+                tokio::task::yield_now().await;
+            }
+            (node, won)
+        })
+    });
+    let results: Vec<(String, Vec<i64>)> = join_all(nodes)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut all: Vec<i64> = results.iter().flat_map(|(_, won)| won.clone()).collect();
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(total, all.len(), "no room was taken twice: {results:?}");
+    assert_eq!(all, rooms, "every room was taken: {results:?}");
+    for (node, won) in &results {
+        for &id in won {
+            assert_eq!(
+                db.store.room_owner(id).await.unwrap().as_deref(),
+                Some(node.as_str())
+            );
+        }
+    }
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM rooms WHERE epoch = 1").await,
+        50
+    );
 }
 
 #[tokio::test]

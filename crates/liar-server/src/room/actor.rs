@@ -10,6 +10,7 @@ use futures::stream::FuturesOrdered;
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -53,6 +54,8 @@ pub enum Command {
     Resync {
         user: UserId,
     },
+    /// Cluster mode: another node owns the room now; stop serving it at once.
+    Stop,
 }
 
 /// Something to do once the transition that produced it is saved.
@@ -80,10 +83,17 @@ pub struct RoomActor {
     unseated: Vec<UserId>,
     /// Cluster mode: the list row as last saved.
     saved_summary: Option<RoomSummary>,
+    /// Cluster mode: until when this node's lease on the room surely holds.
+    lease: Arc<AtomicU64>,
 }
 
 impl RoomActor {
-    pub fn new(room: Room, shared: Arc<Shared>, inbox: mpsc::WeakSender<Command>) -> RoomActor {
+    pub fn new(
+        room: Room,
+        shared: Arc<Shared>,
+        inbox: mpsc::WeakSender<Command>,
+        lease: Arc<AtomicU64>,
+    ) -> RoomActor {
         RoomActor {
             room,
             shared,
@@ -98,6 +108,7 @@ impl RoomActor {
             nodes: Vec::new(),
             unseated: Vec::new(),
             saved_summary: None,
+            lease,
         }
     }
 
@@ -141,10 +152,23 @@ impl RoomActor {
                     break false;
                 }
                 command = inbox.recv() => match command {
+                    // Cluster mode: past this node's lease nothing more is served here.
+                    Some(command)
+                        if !self.shared.lease_ok(&self.lease)
+                            || matches!(command, Command::Stop) =>
+                    {
+                        refuse(command, RoomError::Unavailable);
+                        break true;
+                    }
                     Some(command) => self.command(command),
                     None => break false,
                 },
-                _ = sleep_until(wake) => self.fire_timers(),
+                _ = sleep_until(wake) => {
+                    if !self.shared.lease_ok(&self.lease) {
+                        break true;
+                    }
+                    self.fire_timers();
+                }
             }
             if self.room.is_closed() && self.pending.is_empty() {
                 break false;
@@ -166,6 +190,20 @@ impl RoomActor {
                 node,
                 reply,
             } => {
+                // A member who subscribes is connected (after a takeover every member is away
+                // until his client shows up, and a client on another node shows up this way).
+                if self.room.is_member(user) && !self.room.is_connected(user) {
+                    self.step(Input::Presence { user, online: true }, None);
+                    if !self.pending.is_empty() {
+                        self.deferred.push_back(Command::Subscribe {
+                            user,
+                            since,
+                            node,
+                            reply,
+                        });
+                        return;
+                    }
+                }
                 let subscription = self.subscribe(user, since);
                 if let (Ok(_), Some(node)) = (&subscription, node)
                     && !self.nodes.contains(&node)
@@ -179,6 +217,7 @@ impl RoomActor {
                     self.shared.hub.send_to_user(user, card);
                 }
             }
+            Command::Stop => {}
         }
     }
 
@@ -488,7 +527,7 @@ fn refuse(command: Command, error: RoomError) {
         Command::Subscribe { reply, .. } => {
             let _ = reply.send(Err(error));
         }
-        Command::Resync { .. } => {}
+        Command::Resync { .. } | Command::Stop => {}
     }
 }
 

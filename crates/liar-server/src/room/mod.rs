@@ -6,6 +6,7 @@
 
 mod actor;
 pub mod event;
+pub mod lease;
 mod lobby;
 mod play;
 mod registry;

@@ -8,7 +8,7 @@ use rand::RngExt;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
@@ -70,6 +70,9 @@ struct Directory {
 
 struct Entry {
     inbox: mpsc::Sender<Command>,
+    /// Cluster mode: until when this node's lease on the room surely holds (see
+    /// [`Shared::lease_ok`]).
+    lease: Arc<AtomicU64>,
     password_hash: Option<Arc<str>>,
 }
 
@@ -161,6 +164,8 @@ pub struct Shared {
     stopping: watch::Sender<bool>,
     /// Cluster mode: rooms on the other nodes, and the Redlock of flows across rooms.
     pub remote: Option<Arc<Remote>>,
+    /// Cluster mode: the lease length rooms are created and resumed with.
+    pub lease_ms: i64,
 }
 
 /// What rooms need from the rest of the server.
@@ -173,6 +178,8 @@ pub struct RoomsConfig {
     pub rules: RoomRules,
     /// Cluster mode (SPEC §6.4).
     pub remote: Option<Arc<Remote>>,
+    /// Cluster mode: the lease length of the rooms this node serves.
+    pub lease_ms: i64,
 }
 
 impl Shared {
@@ -182,6 +189,22 @@ impl Shared {
 
     pub fn stopping(&self) -> watch::Receiver<bool> {
         self.stopping.subscribe()
+    }
+
+    /// Whether this node may still serve a room whose lease holds until `lease` (milliseconds
+    /// on tokio's clock since `clock.base`); always outside cluster mode.
+    pub fn lease_ok(&self, lease: &AtomicU64) -> bool {
+        if self.remote.is_none() {
+            return true;
+        }
+        self.clock.base.elapsed().as_millis() < u128::from(lease.load(Ordering::SeqCst))
+    }
+
+    /// Until when a lease granted or renewed by a request sent at `sent` surely holds: counted
+    /// from before the request, so never longer than the database's.
+    fn lease_end(&self, sent: tokio::time::Instant) -> u64 {
+        let from = sent.saturating_duration_since(self.clock.base).as_millis() as u64;
+        from + self.lease_ms.max(0) as u64
     }
 
     pub fn set_member(&self, user: UserId, room: RoomId) {
@@ -254,6 +277,7 @@ impl Rooms {
                 actors: Arc::default(),
                 stopping: watch::channel(false).0,
                 remote: config.remote,
+                lease_ms: config.lease_ms,
             }),
             store: config.store,
             locks: Arc::new(
@@ -272,14 +296,30 @@ impl Rooms {
     pub async fn restore(&self) -> Result<usize, StoreError> {
         let saved = match &self.shared.remote {
             // A node resumes the rooms it served (rooms of other nodes are theirs).
-            Some(remote) => self.store.take_over_owned_rooms(remote.node()).await?,
+            Some(remote) => {
+                let sent = tokio::time::Instant::now();
+                let saved = self
+                    .store
+                    .take_over_owned_rooms(remote.node(), self.shared.lease_ms)
+                    .await?;
+                return Ok(self.resume(saved, sent).await);
+            }
             None => self.store.take_over_rooms().await?,
         };
+        Ok(self.resume(saved, tokio::time::Instant::now()).await)
+    }
+
+    /// Resumes taken-over rooms, leased by a request sent at `sent`; returns how many run now.
+    pub async fn resume(
+        &self,
+        saved: Vec<crate::store::SavedRoom>,
+        sent: tokio::time::Instant,
+    ) -> usize {
         let mut resumed = 0;
         for s in saved {
             match Room::from_saved(s.format, &s.state, s.epoch, s.events) {
                 Ok(room) if !room.is_closed() => {
-                    self.spawn(room, Vec::new(), true);
+                    self.spawn(room, Vec::new(), true, sent);
                     resumed += 1;
                 }
                 Ok(_) => {
@@ -293,7 +333,43 @@ impl Rooms {
             }
         }
         metrics::counter!("liar_rooms_restored_total").increment(resumed as u64);
-        Ok(resumed)
+        resumed
+    }
+
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.shared.stopping()
+    }
+
+    /// Cluster mode: the rooms this node runs.
+    pub fn local_rooms(&self) -> Vec<RoomId> {
+        self.shared.dir().rooms.keys().copied().collect()
+    }
+
+    /// Cluster mode: another node owns `room` now; its actor here stops at once.
+    pub async fn lose(&self, room: RoomId) {
+        let inbox = self.shared.dir().rooms.get(&room).map(|e| e.inbox.clone());
+        if let Some(inbox) = inbox {
+            tracing::warn!(
+                room,
+                "the room's lease was lost; another node serves it now"
+            );
+            let _ = inbox.send(Command::Stop).await;
+        }
+    }
+
+    /// Cluster mode: the leases of `rooms` were renewed by a request sent at `sent`.
+    pub fn renewed(&self, rooms: &[RoomId], sent: tokio::time::Instant) {
+        let end = self.shared.lease_end(sent);
+        let dir = self.shared.dir();
+        for room in rooms {
+            if let Some(entry) = dir.rooms.get(room) {
+                entry.lease.fetch_max(end, Ordering::SeqCst);
+            }
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn RoomStore> {
+        &self.store
     }
 
     /// Deletes a saved room that cannot be resumed and tells its members, as far as they can
@@ -331,6 +407,15 @@ impl Rooms {
                 rooms = self.shared.actors.running(),
                 "rooms still stopping at the deadline"
             );
+        }
+        if let Some(remote) = &self.shared.remote {
+            // Hand the rooms over now: another node takes them at its next scan, instead of
+            // after the lease.
+            match self.store.release_leases(remote.node()).await {
+                Ok(n) => tracing::info!(rooms = n, "room leases released for the other nodes"),
+                Err(e) => tracing::warn!(error = %e, "could not release the room leases; \
+                    the other nodes take the rooms over when the leases pass"),
+            }
         }
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         if !self.shared.tasks.wait(left).await {
@@ -423,25 +508,35 @@ impl Rooms {
         };
         let node = match remote.cached_owner(room) {
             Some(node) => node,
-            None => {
-                let owner = self
-                    .store
-                    .room_owner(room)
-                    .await
-                    .map_err(unavailable)?
-                    .ok_or(RoomError::NotFound)?;
-                remote.remember_owner(room, owner.clone());
-                owner
-            }
+            None => self.owner_from_database(remote, room).await?,
         };
         if node == remote.node() {
-            // Saved as ours but not running here: it is gone (or not resumed yet).
-            return Err(RoomError::NotFound);
+            // Saved as ours but not running here: its lease is passing to a node that will
+            // resume it (this one or another); ask again in a moment.
+            remote.forget_owner(room);
+            return Err(RoomError::Unavailable);
         }
         Ok(Place::There(remote.clone(), node))
     }
 
-    /// Forwards `ask` to the node serving `room`.
+    async fn owner_from_database(
+        &self,
+        remote: &Remote,
+        room: RoomId,
+    ) -> Result<String, RoomError> {
+        let read = tokio::time::Instant::now();
+        let owner = self
+            .store
+            .room_owner(room)
+            .await
+            .map_err(unavailable)?
+            .ok_or(RoomError::NotFound)?;
+        remote.remember_owner(room, owner.clone(), read);
+        Ok(owner)
+    }
+
+    /// Forwards `ask` to the node serving `room`. When that node does not answer and the
+    /// database names another owner now (the room moved meanwhile), asks that one once.
     async fn forward(
         &self,
         remote: &Remote,
@@ -449,11 +544,23 @@ impl Rooms {
         room: RoomId,
         ask: Ask,
     ) -> Result<Answer, RoomError> {
-        let answer = remote.call(node, room, ask).await;
-        if matches!(answer, Err(RoomError::NotFound)) {
-            remote.forget_owner(room);
+        let answer = remote.call(node, room, ask.clone()).await;
+        match answer {
+            Err(RoomError::NotFound) => {
+                remote.forget_owner(room);
+                answer
+            }
+            Err(RoomError::Unavailable) => {
+                remote.forget_owner(room);
+                match self.owner_from_database(remote, room).await {
+                    Ok(now) if now != node && now != remote.node() => {
+                        remote.call(&now, room, ask).await
+                    }
+                    _ => answer,
+                }
+            }
+            other => other,
         }
-        answer
     }
 
     async fn ask_local<T>(
@@ -562,6 +669,7 @@ impl Rooms {
         let fence = lock.fence();
         let created = async {
             self.leave_current(host.id, None).await?;
+            let reserved_at = tokio::time::Instant::now();
             let (id, code) = self.reserve().await?;
             if let Some(fence) = fence {
                 // Cluster mode: the directory row first; the database keeps one per member.
@@ -599,7 +707,7 @@ impl Rooms {
                 };
                 Room::new(new, online, &mut ctx)
             };
-            self.spawn(room, first, false);
+            self.spawn(room, first, false, reserved_at);
             Ok((id, code))
         }
         .await;
@@ -618,7 +726,7 @@ impl Rooms {
             let reserved = match &self.shared.remote {
                 Some(remote) => {
                     self.store
-                        .create_owned_room(&code, remote.node(), now)
+                        .create_owned_room(&code, remote.node(), self.shared.lease_ms, now)
                         .await
                 }
                 None => self.store.create_room(&code, now).await,
@@ -636,8 +744,16 @@ impl Rooms {
     }
 
     /// Registers a room and starts its actor; `first` are its creation's outputs.
-    fn spawn(&self, room: Room, first: Vec<super::state::Output>, resumed: bool) {
+    /// `leased`: when the request that leased the room to this node was sent (cluster mode).
+    fn spawn(
+        &self,
+        room: Room,
+        first: Vec<super::state::Output>,
+        resumed: bool,
+        leased: tokio::time::Instant,
+    ) {
         let id = room.id();
+        let lease = Arc::new(AtomicU64::new(self.shared.lease_end(leased)));
         let (tx, rx) = mpsc::channel(INBOX);
         let summary = room.summary();
         {
@@ -647,6 +763,7 @@ impl Rooms {
                 id,
                 Entry {
                     inbox: tx.clone(),
+                    lease: lease.clone(),
                     password_hash: room.password_hash().map(Arc::from),
                 },
             );
@@ -661,7 +778,7 @@ impl Rooms {
                 .hub
                 .publish_lobby(to_bytes(&json!({"type": "room.created", "room": summary})));
         }
-        let actor = RoomActor::new(room, self.shared.clone(), tx.downgrade());
+        let actor = RoomActor::new(room, self.shared.clone(), tx.downgrade(), lease);
         self.shared.actors.spawn(actor.run(rx, first, resumed));
     }
 

@@ -34,9 +34,9 @@ use crate::cluster::Cluster;
 use crate::domain::UserId;
 use crate::error::FieldError;
 
-/// How long a forwarded command waits for its answer (a local room waiting for the database
-/// answers within the same time).
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a forwarded command waits for its answer before `UNAVAILABLE` (its node may be
+/// gone: the owner is read again from the database next time).
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a forwarded command waits for this node's own pub/sub connection (at start, or
 /// while it reconnects) before answering `UNAVAILABLE`.
 const LISTEN_WAIT: Duration = Duration::from_secs(2);
@@ -297,8 +297,11 @@ pub struct Remote {
     waiting: Mutex<HashMap<u64, oneshot::Sender<Result<Answer, WireError>>>>,
     /// Local broadcasts of rooms served elsewhere that local sockets subscribe to.
     bridges: Mutex<HashMap<RoomId, broadcast::Sender<RoomFrame>>>,
-    /// Room → serving node, as read from the database (a room never changes node here).
+    /// Room → serving node, as read from the database.
     owners: Mutex<HashMap<RoomId, String>>,
+    /// When rooms were last announced as moved: an owner read from the database before that
+    /// is not cached (it may predate the takeover).
+    moves: Mutex<HashMap<RoomId, tokio::time::Instant>>,
     out: mpsc::UnboundedSender<Publish>,
     out_rx: Mutex<Option<mpsc::UnboundedReceiver<Publish>>>,
     /// Whether this node's pub/sub connection is subscribed (answers can reach it).
@@ -316,6 +319,7 @@ impl Remote {
             waiting: Mutex::default(),
             bridges: Mutex::default(),
             owners: Mutex::default(),
+            moves: Mutex::default(),
             out,
             out_rx: Mutex::new(Some(out_rx)),
             listening: tokio::sync::watch::channel(false).0,
@@ -385,6 +389,14 @@ impl Remote {
         self.publish(self.private_channel(), payload);
     }
 
+    /// This node took `room` over: the others forget its old owner and their subscribers
+    /// re-subscribe (from the last event they have).
+    pub fn announce_moved(&self, room: RoomId) {
+        self.moved(room);
+        self.publish(self.hello_channel(), format!("@{room}").into_bytes());
+        self.to_bridge(room, RoomFrame::Resync);
+    }
+
     pub fn cached_owner(&self, room: RoomId) -> Option<String> {
         self.owners
             .lock()
@@ -393,11 +405,29 @@ impl Remote {
             .cloned()
     }
 
-    pub fn remember_owner(&self, room: RoomId, node: String) {
-        self.owners
+    /// Caches `node` as the owner of `room`, as read from the database at `read`, unless the
+    /// room moved since.
+    pub fn remember_owner(&self, room: RoomId, node: String, read: tokio::time::Instant) {
+        let moved = self
+            .moves
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(room, node);
+            .get(&room)
+            .is_some_and(|at| *at >= read);
+        if !moved {
+            self.owners
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(room, node);
+        }
+    }
+
+    fn moved(&self, room: RoomId) {
+        self.moves
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(room, tokio::time::Instant::now());
+        self.forget_owner(room);
     }
 
     pub fn forget_owner(&self, room: RoomId) {
@@ -530,7 +560,12 @@ impl Remote {
                             if channel == mine {
                                 self.on_node_message(payload, &serve);
                             } else if channel == hello {
-                                if payload != self.node().as_bytes() {
+                                if let Some(room) =
+                                    payload.strip_prefix(b"@").and_then(parse::<RoomId>)
+                                {
+                                    self.moved(room);
+                                    self.to_bridge(room, RoomFrame::Resync);
+                                } else if payload != self.node().as_bytes() {
                                     self.resync_bridges();
                                 }
                             } else if channel == lobby {
@@ -645,6 +680,11 @@ impl Remote {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .retain(|_, tx| tx.receiver_count() > 0);
+            let old = tokio::time::Instant::now() - BRIDGE_SWEEP;
+            self.moves
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|_, at| *at > old);
         }
     }
 }

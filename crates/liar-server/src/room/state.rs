@@ -569,6 +569,11 @@ impl Room {
         self.seats.iter().find(|s| s.id == user)
     }
 
+    /// Whether the member is seated and counted as connected.
+    pub fn is_connected(&self, user: UserId) -> bool {
+        self.seats.iter().any(|s| s.id == user && s.connected)
+    }
+
     pub(super) fn seat_mut(&mut self, user: UserId) -> Option<&mut Seat> {
         self.seats.iter_mut().find(|s| s.id == user)
     }

@@ -359,6 +359,7 @@ mod actor {
             results: Arc::new(NoResults),
             store,
             remote: None,
+            lease_ms: 5000,
             rules: RoomRules {
                 grace_secs: 60,
                 deal_secs: 5,

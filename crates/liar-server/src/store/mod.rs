@@ -365,18 +365,49 @@ pub trait RoomStore: Send + Sync {
     // Cluster mode (SPEC §6.4): the shared room directory. Only the engines a cluster can run
     // on (PostgreSQL, MySQL/MariaDB) have it; SQLite serves one process.
 
-    /// `create_room` for the node `owner`, which serves the room.
+    /// `create_room` for the node `owner`, which serves the room under a lease of `lease_ms`.
     async fn create_owned_room(
         &self,
         code: &str,
         _owner: &str,
+        _lease_ms: i64,
         now: Millis,
     ) -> Result<Option<i64>, StoreError> {
         self.create_room(code, now).await
     }
-    /// `take_over_rooms` for the rooms the node `owner` serves.
-    async fn take_over_owned_rooms(&self, _owner: &str) -> Result<Vec<SavedRoom>, StoreError> {
+    /// `take_over_rooms` for the rooms the node `owner` serves (after its restart), each under
+    /// a fresh lease of `lease_ms`.
+    async fn take_over_owned_rooms(
+        &self,
+        _owner: &str,
+        _lease_ms: i64,
+    ) -> Result<Vec<SavedRoom>, StoreError> {
         self.take_over_rooms().await
+    }
+    /// Leases (SPEC §6.4 "Failover"): extends by `ttl_ms` (on the database's clock) the leases
+    /// of `rooms` that `owner` still owns; returns those. A room missing from the answer was
+    /// taken over by another node: its actor here must stop.
+    async fn renew_leases(
+        &self,
+        _owner: &str,
+        _rooms: &[i64],
+        _ttl_ms: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        Err(no_directory())
+    }
+    /// Takes over up to `limit` saved rooms whose lease has passed: owner, a bumped epoch and a
+    /// fresh lease in one conditional update each (of racing nodes, one wins each room).
+    async fn take_over_expired(
+        &self,
+        _owner: &str,
+        _ttl_ms: i64,
+        _limit: i64,
+    ) -> Result<Vec<SavedRoom>, StoreError> {
+        Err(no_directory())
+    }
+    /// Ends `owner`'s leases now (a graceful shutdown hands its rooms over at once).
+    async fn release_leases(&self, _owner: &str) -> Result<u64, StoreError> {
+        Err(no_directory())
     }
     /// The node serving a saved room; `None` when there is no such room.
     async fn room_owner(&self, _id: i64) -> Result<Option<String>, StoreError> {

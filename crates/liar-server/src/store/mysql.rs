@@ -813,13 +813,138 @@ impl RoomStore for MySqlStore {
         &self,
         code: &str,
         owner: &str,
+        lease_ms: i64,
         now: Millis,
     ) -> Result<Option<i64>, StoreError> {
-        self.create_room_for(code, Some(owner), now).await
+        self.create_room_for(code, Some((owner, lease_ms)), now)
+            .await
     }
 
-    async fn take_over_owned_rooms(&self, owner: &str) -> Result<Vec<SavedRoom>, StoreError> {
-        self.take_over(Some(owner)).await
+    async fn take_over_owned_rooms(
+        &self,
+        owner: &str,
+        lease_ms: i64,
+    ) -> Result<Vec<SavedRoom>, StoreError> {
+        self.take_over(Some((owner, lease_ms))).await
+    }
+
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        rooms: &[i64],
+        ttl_ms: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(&(owner, rooms), |tx, (owner, rooms)| {
+            Box::pin(async move {
+                // Lock the rooms still ours (no `UPDATE … RETURNING`): a takeover that commits
+                // first moves the row out of the answer, one that comes later waits for us.
+                let mut select =
+                    QueryBuilder::<MySql>::new("SELECT id FROM rooms WHERE owner_node = ");
+                select.push_bind(*owner).push(" AND id IN (");
+                let mut list = select.separated(", ");
+                for id in rooms.iter() {
+                    list.push_bind(*id);
+                }
+                select.push(") ORDER BY id FOR UPDATE");
+                let ours: Vec<i64> = select
+                    .build()
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(classify)?
+                    .iter()
+                    .map(|r| r.try_get("id"))
+                    .collect::<Result<_, _>>()
+                    .map_err(classify)?;
+                if !ours.is_empty() {
+                    let mut renew = QueryBuilder::<MySql>::new(format!(
+                        "UPDATE rooms SET lease_until = {DB_NOW_MS} + "
+                    ));
+                    renew.push_bind(ttl_ms).push(" WHERE id IN (");
+                    let mut list = renew.separated(", ");
+                    for id in &ours {
+                        list.push_bind(*id);
+                    }
+                    renew.push(")");
+                    renew.build().execute(&mut *tx).await.map_err(classify)?;
+                }
+                Ok(ours)
+            })
+        })
+        .await
+    }
+
+    async fn take_over_expired(
+        &self,
+        owner: &str,
+        ttl_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<SavedRoom>, StoreError> {
+        if limit <= 0 {
+            return Ok(Vec::new());
+        }
+        self.write(owner, |tx, owner| {
+            Box::pin(async move {
+                // Lock up to `limit` expired rooms, skipping those another node is taking right
+                // now (a locking read at READ COMMITTED sees the latest committed lease, so a
+                // room taken a moment ago no longer qualifies); then take exactly those and
+                // read them back (no `UPDATE … RETURNING`).
+                let sql = format!(
+                    "SELECT id FROM rooms WHERE state IS NOT NULL AND lease_until < {DB_NOW_MS} \
+                     ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED"
+                );
+                let ids: Vec<i64> = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(classify)?
+                    .iter()
+                    .map(|r| r.try_get("id"))
+                    .collect::<Result<_, _>>()
+                    .map_err(classify)?;
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut take = QueryBuilder::<MySql>::new("UPDATE rooms SET owner_node = ");
+                take.push_bind(owner)
+                    .push(format!(", epoch = epoch + 1, lease_until = {DB_NOW_MS} + "))
+                    .push_bind(ttl_ms)
+                    .push(" WHERE id IN (");
+                let mut list = take.separated(", ");
+                for id in &ids {
+                    list.push_bind(*id);
+                }
+                take.push(")");
+                take.build().execute(&mut *tx).await.map_err(classify)?;
+                let mut read = QueryBuilder::<MySql>::new(
+                    "SELECT id, epoch, seq, format, state FROM rooms WHERE id IN (",
+                );
+                let mut list = read.separated(", ");
+                for id in &ids {
+                    list.push_bind(*id);
+                }
+                read.push(") ORDER BY id");
+                let rows = read.build().fetch_all(&mut *tx).await.map_err(classify)?;
+                saved_rooms(tx, rows).await
+            })
+        })
+        .await
+    }
+
+    async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        self.write(owner, |tx, owner| {
+            Box::pin(async move {
+                let done = sqlx::query("UPDATE rooms SET lease_until = 0 WHERE owner_node = ?")
+                    .bind(owner)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                Ok(done.rows_affected())
+            })
+        })
+        .await
     }
 
     async fn room_owner(&self, id: i64) -> Result<Option<String>, StoreError> {
@@ -909,26 +1034,36 @@ impl RoomStore for MySqlStore {
     }
 }
 
+/// The database's clock in Unix milliseconds: leases are read and written on it alone, so the
+/// nodes' clocks never have to agree.
+const DB_NOW_MS: &str = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)";
+
 impl MySqlStore {
+    /// Reserves a room id for `code`, owned by `owner` under a lease of the given length when
+    /// one is given (cluster mode); `None` when the code is taken.
     async fn create_room_for(
         &self,
         code: &str,
-        owner: Option<&str>,
+        owner: Option<(&str, i64)>,
         now: Millis,
     ) -> Result<Option<i64>, StoreError> {
-        self.write(&(code, owner), |tx, (code, owner)| {
+        let (owner, lease_ms) = owner.unzip();
+        self.write(&(code, owner, lease_ms), |tx, (code, owner, lease_ms)| {
             Box::pin(async move {
-                let inserted = sqlx::query(
-                    "INSERT INTO rooms (code, owner_node, created_at, saved_at) \
-                     VALUES (?, ?, ?, ?)",
-                )
-                .bind(*code)
-                .bind(*owner)
-                .bind(now)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(unique_or_classify);
+                // No owner, no lease: `NULL + …` stays NULL, a lease that never expires.
+                let sql = format!(
+                    "INSERT INTO rooms (code, owner_node, lease_until, created_at, saved_at) \
+                     VALUES (?, ?, {DB_NOW_MS} + ?, ?, ?)"
+                );
+                let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(*code)
+                    .bind(*owner)
+                    .bind(*lease_ms)
+                    .bind(now)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique_or_classify);
                 match inserted {
                     Ok(done) => Ok(Some(done.last_insert_id() as i64)),
                     Err(e) if sql::is_duplicate(&e) => Ok(None),
@@ -939,10 +1074,12 @@ impl MySqlStore {
         .await
     }
 
-    /// Takes over the saved rooms (of `owner` only, when given): bumps their epochs and
-    /// returns them with their event logs; rooms never saved are deleted.
-    async fn take_over(&self, owner: Option<&str>) -> Result<Vec<SavedRoom>, StoreError> {
-        self.write(&owner, |tx, owner| {
+    /// Takes over the saved rooms (of `owner` only, when given, each under a fresh lease):
+    /// bumps their epochs and returns them with their event logs; rooms never saved are
+    /// deleted.
+    async fn take_over(&self, owner: Option<(&str, i64)>) -> Result<Vec<SavedRoom>, StoreError> {
+        let (owner, lease_ms) = owner.unzip();
+        self.write(&(owner, lease_ms), |tx, (owner, lease_ms)| {
             Box::pin(async move {
                 sqlx::query(
                     "DELETE FROM rooms WHERE state IS NULL AND (? IS NULL OR owner_node = ?)",
@@ -965,9 +1102,13 @@ impl MySqlStore {
                 .await
                 .map_err(classify)?;
                 if !rows.is_empty() {
-                    let mut bump = QueryBuilder::<MySql>::new(
-                        "UPDATE rooms SET epoch = epoch + 1 WHERE id IN (",
-                    );
+                    // Without a lease (single-process mode) the stored one stays as it is.
+                    let mut bump = QueryBuilder::<MySql>::new(format!(
+                        "UPDATE rooms SET epoch = epoch + 1, \
+                         lease_until = COALESCE({DB_NOW_MS} + "
+                    ));
+                    bump.push_bind(*lease_ms)
+                        .push(", lease_until) WHERE id IN (");
                     let mut list = bump.separated(", ");
                     for row in &rows {
                         list.push_bind(row.try_get::<i64, _>("id").map_err(classify)?);
@@ -975,35 +1116,43 @@ impl MySqlStore {
                     bump.push(")");
                     bump.build().execute(&mut *tx).await.map_err(classify)?;
                 }
-                let mut rooms = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let id: i64 = row.try_get("id").map_err(classify)?;
-                    let events = sqlx::query(
-                        "SELECT seq, body FROM room_events WHERE room_id = ? ORDER BY seq",
-                    )
-                    .bind(id)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(classify)?
-                    .iter()
-                    .map(|e| Ok((e.try_get("seq")?, e.try_get("body")?)))
-                    .collect::<Result<Vec<_>, sqlx::Error>>()
-                    .map_err(classify)?;
-                    rooms.push(SavedRoom {
-                        id,
-                        epoch: row.try_get("epoch").map_err(classify)?,
-                        seq: row.try_get("seq").map_err(classify)?,
-                        format: row.try_get("format").map_err(classify)?,
-                        state: row.try_get("state").map_err(classify)?,
-                        events,
-                    });
-                }
-                rooms.sort_by_key(|r| r.id);
-                Ok(rooms)
+                saved_rooms(tx, rows).await
             })
         })
         .await
     }
+}
+
+/// Taken-over rows (`id, epoch, seq, format, state`, the epoch after the bump) with their
+/// event logs, by id.
+async fn saved_rooms(
+    tx: &mut MySqlConnection,
+    rows: Vec<sqlx::mysql::MySqlRow>,
+) -> Result<Vec<SavedRoom>, StoreError> {
+    let mut rooms = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: i64 = row.try_get("id").map_err(classify)?;
+        let events =
+            sqlx::query("SELECT seq, body FROM room_events WHERE room_id = ? ORDER BY seq")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(classify)?
+                .iter()
+                .map(|e| Ok((e.try_get("seq")?, e.try_get("body")?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(classify)?;
+        rooms.push(SavedRoom {
+            id,
+            epoch: row.try_get("epoch").map_err(classify)?,
+            seq: row.try_get("seq").map_err(classify)?,
+            format: row.try_get("format").map_err(classify)?,
+            state: row.try_get("state").map_err(classify)?,
+            events,
+        });
+    }
+    rooms.sort_by_key(|r| r.id);
+    Ok(rooms)
 }
 
 /// One write of a batch; `false` when the epoch fenced it off.

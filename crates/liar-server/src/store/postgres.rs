@@ -800,13 +800,81 @@ impl RoomStore for PgStore {
         &self,
         code: &str,
         owner: &str,
+        lease_ms: i64,
         now: Millis,
     ) -> Result<Option<i64>, StoreError> {
-        self.create_room_for(code, Some(owner), now).await
+        self.create_room_for(code, Some((owner, lease_ms)), now)
+            .await
     }
 
-    async fn take_over_owned_rooms(&self, owner: &str) -> Result<Vec<SavedRoom>, StoreError> {
-        self.take_over(Some(owner)).await
+    async fn take_over_owned_rooms(
+        &self,
+        owner: &str,
+        lease_ms: i64,
+    ) -> Result<Vec<SavedRoom>, StoreError> {
+        self.take_over(Some((owner, lease_ms))).await
+    }
+
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        rooms: &[i64],
+        ttl_ms: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "UPDATE rooms SET lease_until = ",
+            "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + $1 ",
+            "WHERE owner_node = $2 AND id = ANY($3) RETURNING id"
+        ))
+        .bind(ttl_ms)
+        .bind(owner)
+        .bind(rooms)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()
+            .map_err(classify)
+    }
+
+    async fn take_over_expired(
+        &self,
+        owner: &str,
+        ttl_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<SavedRoom>, StoreError> {
+        self.write(&(owner, ttl_ms, limit), |tx, (owner, ttl_ms, limit)| {
+            Box::pin(async move {
+                // Skip rows another node is taking right now; the update re-checks nothing
+                // else, since the rows are locked.
+                let rows = sqlx::query(concat!(
+                    "UPDATE rooms SET owner_node = $1, epoch = epoch + 1, lease_until = ",
+                    "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + $2 ",
+                    "WHERE id IN (SELECT id FROM rooms WHERE state IS NOT NULL ",
+                    "AND lease_until < (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT ",
+                    "ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) ",
+                    "RETURNING id, epoch, seq, format, state"
+                ))
+                .bind(*owner)
+                .bind(*ttl_ms)
+                .bind(*limit)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(classify)?;
+                saved_rooms(tx, rows).await
+            })
+        })
+        .await
+    }
+
+    async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE rooms SET lease_until = 0 WHERE owner_node = $1")
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected())
     }
 
     async fn room_owner(&self, id: i64) -> Result<Option<String>, StoreError> {
@@ -884,17 +952,20 @@ impl PgStore {
     async fn create_room_for(
         &self,
         code: &str,
-        owner: Option<&str>,
+        owner: Option<(&str, i64)>,
         now: Millis,
     ) -> Result<Option<i64>, StoreError> {
-        self.write(&(code, owner), |tx, (code, owner)| {
+        let (owner, lease_ms) = owner.unzip();
+        self.write(&(code, owner, lease_ms), |tx, (code, owner, lease_ms)| {
             Box::pin(async move {
-                let row = sqlx::query(
-                    "INSERT INTO rooms (code, owner_node, created_at, saved_at) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (code) DO NOTHING RETURNING id",
-                )
+                let row = sqlx::query(concat!(
+                    "INSERT INTO rooms (code, owner_node, lease_until, created_at, saved_at) ",
+                    "VALUES ($1, $2, (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + $3, ",
+                    "$4, $5) ON CONFLICT (code) DO NOTHING RETURNING id"
+                ))
                 .bind(*code)
                 .bind(*owner)
+                .bind(*lease_ms)
                 .bind(now)
                 .bind(now)
                 .fetch_optional(&mut *tx)
@@ -906,10 +977,12 @@ impl PgStore {
         .await
     }
 
-    /// Takes over the saved rooms (of `owner` only, when given): bumps their epochs and
-    /// returns them with their event logs; rooms never saved are deleted.
-    async fn take_over(&self, owner: Option<&str>) -> Result<Vec<SavedRoom>, StoreError> {
-        self.write(&owner, |tx, owner| {
+    /// Takes over the saved rooms (of `owner` only, when given, each under a fresh lease):
+    /// bumps their epochs and returns them with their event logs; rooms never saved are
+    /// deleted.
+    async fn take_over(&self, owner: Option<(&str, i64)>) -> Result<Vec<SavedRoom>, StoreError> {
+        let (owner, lease_ms) = owner.unzip();
+        self.write(&(owner, lease_ms), |tx, (owner, lease_ms)| {
             Box::pin(async move {
                 sqlx::query(
                     "DELETE FROM rooms WHERE state IS NULL \
@@ -919,44 +992,54 @@ impl PgStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(classify)?;
-                let rows = sqlx::query(
-                    "UPDATE rooms SET epoch = epoch + 1 WHERE state IS NOT NULL \
-                     AND ($1::TEXT IS NULL OR owner_node = $1) \
-                     RETURNING id, epoch, seq, format, state",
-                )
+                let rows = sqlx::query(concat!(
+                    "UPDATE rooms SET epoch = epoch + 1, lease_until = CASE WHEN $2::BIGINT ",
+                    "IS NULL THEN lease_until ELSE ",
+                    "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + $2 END ",
+                    "WHERE state IS NOT NULL AND ($1::TEXT IS NULL OR owner_node = $1) ",
+                    "RETURNING id, epoch, seq, format, state"
+                ))
                 .bind(*owner)
+                .bind(*lease_ms)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(classify)?;
-                let mut rooms = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let id: i64 = row.try_get("id").map_err(classify)?;
-                    let events = sqlx::query(
-                        "SELECT seq, body FROM room_events WHERE room_id = $1 ORDER BY seq",
-                    )
-                    .bind(id)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(classify)?
-                    .iter()
-                    .map(|e| Ok((e.try_get("seq")?, e.try_get("body")?)))
-                    .collect::<Result<Vec<_>, sqlx::Error>>()
-                    .map_err(classify)?;
-                    rooms.push(SavedRoom {
-                        id,
-                        epoch: row.try_get("epoch").map_err(classify)?,
-                        seq: row.try_get("seq").map_err(classify)?,
-                        format: row.try_get("format").map_err(classify)?,
-                        state: row.try_get("state").map_err(classify)?,
-                        events,
-                    });
-                }
-                rooms.sort_by_key(|r| r.id);
-                Ok(rooms)
+                saved_rooms(tx, rows).await
             })
         })
         .await
     }
+}
+
+/// Taken-over rows with their event logs, by id.
+async fn saved_rooms(
+    tx: &mut PgConnection,
+    rows: Vec<sqlx::postgres::PgRow>,
+) -> Result<Vec<SavedRoom>, StoreError> {
+    let mut rooms = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: i64 = row.try_get("id").map_err(classify)?;
+        let events =
+            sqlx::query("SELECT seq, body FROM room_events WHERE room_id = $1 ORDER BY seq")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(classify)?
+                .iter()
+                .map(|e| Ok((e.try_get("seq")?, e.try_get("body")?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(classify)?;
+        rooms.push(SavedRoom {
+            id,
+            epoch: row.try_get("epoch").map_err(classify)?,
+            seq: row.try_get("seq").map_err(classify)?,
+            format: row.try_get("format").map_err(classify)?,
+            state: row.try_get("state").map_err(classify)?,
+            events,
+        });
+    }
+    rooms.sort_by_key(|r| r.id);
+    Ok(rooms)
 }
 
 /// One write of a batch; `false` when the epoch fenced it off.

@@ -950,8 +950,11 @@ async fn forward_room(
                 }
                 Ok(RoomFrame::Evict(u)) if u == user => return,
                 Ok(RoomFrame::Evict(_)) => {}
-                Ok(RoomFrame::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => break,
-                Err(broadcast::error::RecvError::Closed) => return,
+                // Closed: the room ended, or (cluster mode) its actor here stopped because
+                // another node serves it now; asking again tells which.
+                Ok(RoomFrame::Resync)
+                | Err(broadcast::error::RecvError::Lagged(_))
+                | Err(broadcast::error::RecvError::Closed) => break,
             }
         }
         // Fell behind: exactly the missed events from the room's log, or a snapshot.

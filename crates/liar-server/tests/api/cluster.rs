@@ -18,6 +18,9 @@ use tokio::time::Instant;
 
 pub struct Nodes {
     pub nodes: Vec<Server>,
+    /// Each node's environment, to start it again as the same node.
+    envs: Vec<Vec<(String, String)>>,
+    runs: u32,
     pub database_url: String,
     pub redis: RedisServer,
     pub http: reqwest::Client,
@@ -41,19 +44,24 @@ pub async fn start_nodes(n: usize, env: &[(&str, &str)]) -> Option<Nodes> {
     let redis = RedisServer::start();
     let redis_url = redis.url();
     let mut nodes = Vec::new();
+    let mut envs = Vec::new();
     for i in 0..n {
         let node_id = format!("n{i}");
-        let mut all: Vec<(&str, &str)> = vec![
-            ("LIAR_DATABASE_URL", &url),
-            ("LIAR_REDIS_URL", &redis_url),
-            ("LIAR_NODE_ID", &node_id),
+        let mut all: Vec<(String, String)> = vec![
+            ("LIAR_DATABASE_URL".into(), url.clone()),
+            ("LIAR_REDIS_URL".into(), redis_url.clone()),
+            ("LIAR_NODE_ID".into(), node_id),
         ];
-        all.extend_from_slice(env);
+        all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         // The first node migrates the database; the others start on it at once.
-        nodes.push(Server::start_with(dir.path(), i as u32, &all).await);
+        nodes.push(Server::start_with(dir.path(), i as u32, &pairs).await);
+        envs.push(all);
     }
     Some(Nodes {
         nodes,
+        envs,
+        runs: n as u32,
         database_url: url,
         redis,
         http: reqwest::Client::new(),
@@ -63,6 +71,16 @@ pub async fn start_nodes(n: usize, env: &[(&str, &str)]) -> Option<Nodes> {
 }
 
 impl Nodes {
+    /// Starts node `i` again (same node id, same settings) after it stopped.
+    pub async fn restart(&mut self, i: usize) {
+        self.runs += 1;
+        let pairs: Vec<(&str, &str)> = self.envs[i]
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.nodes[i] = Server::start_with(self._dir.path(), self.runs, &pairs).await;
+    }
+
     pub async fn register(&self, node: usize, name: &str) -> i64 {
         let r = self
             .http

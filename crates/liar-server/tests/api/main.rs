@@ -6,6 +6,7 @@ mod cluster_rooms;
 mod connections;
 mod durable;
 mod errors;
+mod failover;
 mod game;
 mod helpers;
 mod limits;

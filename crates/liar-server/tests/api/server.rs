@@ -108,6 +108,16 @@ impl Server {
         }
     }
 
+    /// Sends a signal by name (`STOP`, `CONT`, ...).
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill -{name} {pid}");
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
