@@ -556,6 +556,8 @@ impl Rooms {
                     Ok(now) if now != node && now != remote.node() => {
                         remote.call(&now, room, ask).await
                     }
+                    // The room is gone.
+                    Err(RoomError::NotFound) => Err(RoomError::NotFound),
                     _ => answer,
                 }
             }
@@ -1120,7 +1122,8 @@ fn page(
 #[async_trait::async_trait]
 impl Serve for Rooms {
     async fn serve(&self, room: RoomId, ask: Ask, from: &str) -> Result<Answer, RoomError> {
-        let inbox = self.local_inbox(room)?;
+        // Not running here (any more): the asker reads the owner again.
+        let inbox = self.local_inbox(room).map_err(|_| RoomError::Unavailable)?;
         match ask {
             Ask::Step { input, reply } => {
                 let input = input.into_input();

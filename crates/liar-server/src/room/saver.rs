@@ -152,6 +152,9 @@ fn coalesce(batch: &[Request]) -> Vec<RoomWrite> {
             }
         }
     }
+    // Rows are locked in id order by every writer (saves, lease renewals), so concurrent
+    // transactions of several nodes wait for each other instead of deadlocking.
+    out.sort_by_key(|w| w.id);
     out
 }
 

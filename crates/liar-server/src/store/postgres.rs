@@ -821,21 +821,31 @@ impl RoomStore for PgStore {
         rooms: &[i64],
         ttl_ms: i64,
     ) -> Result<Vec<i64>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "UPDATE rooms SET lease_until = ",
-            "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + $1 ",
-            "WHERE owner_node = $2 AND id = ANY($3) RETURNING id"
-        ))
-        .bind(ttl_ms)
-        .bind(owner)
-        .bind(rooms)
-        .fetch_all(&self.pool)
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(&(owner, rooms, ttl_ms), |tx, (owner, rooms, ttl_ms)| {
+            Box::pin(async move {
+                // Locks in id order, as saves do, so the two never deadlock.
+                let rows = sqlx::query(concat!(
+                    "UPDATE rooms SET lease_until = ",
+                    "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT + $1 ",
+                    "WHERE id IN (SELECT id FROM rooms WHERE owner_node = $2 AND id = ANY($3) ",
+                    "ORDER BY id FOR UPDATE) RETURNING id"
+                ))
+                .bind(*ttl_ms)
+                .bind(*owner)
+                .bind(*rooms)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(classify)?;
+                rows.iter()
+                    .map(|r| r.try_get("id"))
+                    .collect::<Result<_, _>>()
+                    .map_err(classify)
+            })
+        })
         .await
-        .map_err(classify)?;
-        rows.iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()
-            .map_err(classify)
     }
 
     async fn take_over_expired(
