@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 12: the store conformance suite and the black-box API suite on PostgreSQL and on MariaDB
 # (SQLite already ran both in the plain `cargo test --workspace`), and with them the cluster
-# suite: three `liar` processes on one database and a Redis server the test starts and kills.
+# suites (tests/api/cluster.rs, cluster_rooms.rs, failover.rs): three `liar` processes on one
+# database and a Redis server the test starts and kills; nodes killed, paused and restarted.
 # Starts the local servers when they are down, installing them first on a machine that has none.
 # Each test creates a database of its own on the server and drops it afterwards
 # (crates/liar-server/tests/common/testdb.rs).

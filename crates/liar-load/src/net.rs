@@ -133,6 +133,18 @@ impl Stomp {
         .await
     }
 
+    /// `SUBSCRIBE` resuming after room event `since` (`since-seq`).
+    pub async fn subscribe_since(&mut self, dest: &str, id: &str, since: u64) -> Result<(), Error> {
+        self.send(
+            &Frame::new(Command::Subscribe)
+                .header("id", id)
+                .header("destination", dest)
+                .header("ack", "auto")
+                .header("since-seq", since.to_string()),
+        )
+        .await
+    }
+
     /// `SEND` with a JSON body.
     pub async fn command(
         &mut self,

@@ -42,6 +42,10 @@ pub struct PlayArgs {
     /// storm login a registration plus a login.
     #[arg(long)]
     pub storm_prefix: Option<String>,
+    /// When a bot's socket closes (its node died or restarts), reconnect to the next node of
+    /// `--servers` and resume the room from the last event seen (a failover soak).
+    #[arg(long)]
+    pub reconnect: bool,
 }
 
 /// When each command was sent, by the key of the event it causes; shared by a room's bots.
@@ -93,13 +97,25 @@ pub async fn run(a: PlayArgs) -> Result<(), Error> {
             let src = net::source(i, t.sources);
             let (lo, hi) = (a.think_min_ms, a.think_max_ms.max(a.think_min_ms));
             let server = t.node_of(i, size);
+            let nodes = t.nodes();
+            let reconnect = a.reconnect;
             async move {
                 let s = seat(server, src, &tok, room, host)
                     .await
                     .map_err(|e| e.to_string())?;
                 stats.connections.fetch_add(1, Relaxed);
+                let node = nodes.iter().position(|n| *n == server).unwrap_or(0);
                 let bot = Bot {
                     s,
+                    link: Link {
+                        nodes,
+                        node,
+                        src,
+                        token: tok.clone(),
+                        reconnect,
+                        last_seq: 0,
+                        last_event: Instant::now(),
+                    },
                     room,
                     host,
                     size,
@@ -177,6 +193,19 @@ pub async fn run(a: PlayArgs) -> Result<(), Error> {
     reporter.abort();
     tokio::time::sleep_until(deadline).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
+    if a.reconnect {
+        let g = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
+        println!(
+            "RESULT games: started {}, ended {}, aborted {}, running at the end {}, \
+             lost (running, room silent for 30 s) {}; reconnects {}",
+            g(&stats.games_started),
+            g(&stats.games),
+            g(&stats.games_aborted),
+            g(&stats.games_running),
+            g(&stats.games_stuck),
+            g(&stats.reconnects),
+        );
+    }
     Ok(())
 }
 
@@ -210,8 +239,21 @@ async fn seat(
     Ok(s)
 }
 
+/// How a bot reaches the cluster again after its socket closed.
+struct Link {
+    nodes: Vec<std::net::SocketAddr>,
+    node: usize,
+    src: std::net::IpAddr,
+    token: String,
+    reconnect: bool,
+    /// The last room event seen (resume point) and when it came.
+    last_seq: u64,
+    last_event: Instant,
+}
+
 struct Bot {
     s: Stomp,
+    link: Link,
     room: i64,
     host: bool,
     size: usize,
@@ -318,6 +360,10 @@ impl Bot {
 
     fn on_event(&mut self, st: &mut State, v: &Value) {
         let me = self.s.user_id;
+        if let Some(seq) = v["seq"].as_u64() {
+            self.link.last_seq = self.link.last_seq.max(seq);
+            self.link.last_event = Instant::now();
+        }
         let uid = v["userId"].as_i64().unwrap_or(0);
         match v["type"].as_str().unwrap_or("") {
             "room.snapshot" | "room.waiting" => {
@@ -344,6 +390,9 @@ impl Bot {
             }
             "game.started" => {
                 self.arrived("s");
+                if self.host {
+                    self.stats.games_started.fetch_add(1, Relaxed);
+                }
                 st.in_game = true;
                 st.order = v["order"]
                     .as_array()
@@ -371,7 +420,12 @@ impl Bot {
             "game.ended" if self.host => {
                 self.stats.games.fetch_add(1, Relaxed);
             }
-            "game.aborted" => self.stats.error("game.aborted"),
+            "game.aborted" => {
+                if self.host {
+                    self.stats.games_aborted.fetch_add(1, Relaxed);
+                }
+                self.stats.error("game.aborted")
+            }
             _ => {}
         }
     }
@@ -404,7 +458,29 @@ impl Bot {
 
     async fn run(mut self, deadline: Instant) {
         let mut st = State::default();
-        'outer: loop {
+        loop {
+            let closed = self.play(&mut st, deadline).await;
+            if !closed || !self.link.reconnect || Instant::now() >= deadline {
+                break;
+            }
+            if !self.rejoin(deadline).await {
+                break;
+            }
+        }
+        if self.host && st.in_game {
+            if self.link.last_event.elapsed() > Duration::from_secs(30) {
+                self.stats.games_stuck.fetch_add(1, Relaxed);
+            } else {
+                self.stats.games_running.fetch_add(1, Relaxed);
+            }
+        }
+        self.stats.connections.fetch_sub(1, Relaxed);
+        let _ = self.s.ws.close(None).await;
+    }
+
+    /// Plays until the deadline (`false`) or until the socket closed (`true`).
+    async fn play(&mut self, st: &mut State, deadline: Instant) -> bool {
+        loop {
             let due = st
                 .pending
                 .iter()
@@ -414,31 +490,56 @@ impl Bot {
                 .min(deadline);
             tokio::select! {
                 _ = tokio::time::sleep_until(due) => {
-                    if Instant::now() >= deadline { break; }
+                    if Instant::now() >= deadline { return false; }
                     let now = Instant::now();
                     let ready: Vec<Action> = st.pending.iter().filter(|(t, _)| *t <= now).map(|(_, a)| *a).collect();
                     st.pending.retain(|(t, _)| *t > now);
                     for a in ready {
-                        if self.act(&mut st, a).await.is_err() {
+                        if self.act(st, a).await.is_err() {
                             self.stats.error("send failed");
-                            break 'outer;
+                            return true;
                         }
                     }
                 }
                 m = self.s.ws.next() => {
-                    let Some(Ok(m)) = m else { self.stats.error("closed by server"); break };
-                    if !self.s.feed(m) { self.stats.error("closed by server"); break; }
+                    let Some(Ok(m)) = m else { self.stats.error("closed by server"); return true };
+                    if !self.s.feed(m) { self.stats.error("closed by server"); return true; }
                     loop {
                         match self.s.buffered() {
-                            Ok(Some(f)) => if !self.on_frame(&mut st, &f) { break 'outer; },
+                            Ok(Some(f)) => if !self.on_frame(st, &f) { return true; },
                             Ok(None) => break,
-                            Err(_) => { self.stats.error("decode"); break 'outer; }
+                            Err(_) => { self.stats.error("decode"); return true; }
                         }
                     }
                 }
             }
         }
-        self.stats.connections.fetch_sub(1, Relaxed);
-        let _ = self.s.ws.close(None).await;
+    }
+
+    /// Opens a socket on the next node that answers and resumes the room from the last event
+    /// seen; `false` when none did before the deadline.
+    async fn rejoin(&mut self, deadline: Instant) -> bool {
+        while Instant::now() < deadline {
+            self.link.node = (self.link.node + 1) % self.link.nodes.len();
+            let addr = self.link.nodes[self.link.node];
+            match self.resume(addr).await {
+                Ok(s) => {
+                    self.s = s;
+                    self.stats.reconnects.fetch_add(1, Relaxed);
+                    return true;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+        false
+    }
+
+    async fn resume(&self, addr: std::net::SocketAddr) -> Result<Stomp, Error> {
+        let mut s = Stomp::connect(addr, self.link.src, &self.link.token, 0).await?;
+        s.subscribe("/user/queue/errors", "e").await?;
+        s.subscribe("/user/queue/events", "v").await?;
+        let topic = format!("/topic/rooms/{}", self.room);
+        s.subscribe_since(&topic, "r", self.link.last_seq).await?;
+        Ok(s)
     }
 }

@@ -19,6 +19,15 @@ pub struct Stats {
     pub commands: AtomicU64,
     pub deliveries: AtomicU64,
     pub games: AtomicU64,
+    /// `game.started` seen by hosts (a soak compares it with games ended).
+    pub games_started: AtomicU64,
+    pub games_aborted: AtomicU64,
+    /// Games still running at the end whose room had said nothing for 30 s (lost games).
+    pub games_stuck: AtomicU64,
+    /// Games running at the end, room alive.
+    pub games_running: AtomicU64,
+    /// Sockets re-opened on another node after theirs closed.
+    pub reconnects: AtomicU64,
     errors: Mutex<BTreeMap<String, u64>>,
     /// Since the last report.
     interval: Mutex<Histogram<u64>>,
@@ -33,6 +42,11 @@ impl Default for Stats {
             commands: AtomicU64::new(0),
             deliveries: AtomicU64::new(0),
             games: AtomicU64::new(0),
+            games_started: AtomicU64::new(0),
+            games_aborted: AtomicU64::new(0),
+            games_stuck: AtomicU64::new(0),
+            games_running: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
             errors: Mutex::new(BTreeMap::new()),
             interval: Mutex::new(histogram()),
             step: Mutex::new(histogram()),

@@ -150,7 +150,8 @@ pub enum PrivateEvent {
     },
 }
 
-/// The wire form of a room event: the event with its `seq` and the room id.
+/// The wire form of a room event: the event with its `seq`, the room id and the `epoch` of the
+/// process that produced it (bumped by every restart or takeover).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Envelope<'a> {
@@ -158,14 +159,16 @@ struct Envelope<'a> {
     event: &'a RoomEvent,
     seq: u64,
     room_id: RoomId,
+    epoch: i64,
 }
 
 /// Serialises a numbered room event once; every subscriber shares the bytes.
-pub fn encode(event: &RoomEvent, seq: u64, room_id: RoomId) -> Bytes {
+pub fn encode(event: &RoomEvent, seq: u64, room_id: RoomId, epoch: i64) -> Bytes {
     let envelope = Envelope {
         event,
         seq,
         room_id,
+        epoch,
     };
     Bytes::from(serde_json::to_vec(&envelope).unwrap_or_default())
 }
@@ -179,7 +182,7 @@ pub fn encode_private<T: Serialize>(event: &T) -> Bytes {
 mod tests {
     use super::*;
     fn wire(event: RoomEvent) -> Value {
-        serde_json::from_slice(&encode(&event, 7, 3)).unwrap()
+        serde_json::from_slice(&encode(&event, 7, 3, 2)).unwrap()
     }
 
     #[test]
@@ -192,8 +195,8 @@ mod tests {
         assert_eq!(v["userId"], 5);
         assert_eq!(v["reason"], "timeout");
         assert_eq!(
-            (v["seq"].as_u64(), v["roomId"].as_i64()),
-            (Some(7), Some(3))
+            (v["seq"].as_u64(), v["roomId"].as_i64(), v["epoch"].as_i64()),
+            (Some(7), Some(3), Some(2))
         );
     }
 
@@ -232,6 +235,7 @@ mod tests {
                 })),
                 7,
                 3,
+                0,
             )
             .to_vec(),
         )

@@ -365,7 +365,7 @@ impl Room {
     /// Numbers an event, serialises it once, keeps it for replay and queues it.
     pub(super) fn emit(&mut self, event: RoomEvent) {
         self.seq += 1;
-        let json = event::encode(&event, self.seq, self.id);
+        let json = event::encode(&event, self.seq, self.id, self.epoch);
         if let RoomEvent::Room(LobbyEvent::Chat(line)) = &event {
             self.chat.push_back(event::KeptChat {
                 kind: "chat".into(),

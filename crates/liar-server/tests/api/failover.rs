@@ -190,6 +190,10 @@ async fn killing_the_owner_of_fifty_rooms_mid_game_moves_every_game_to_the_other
         }
         let ended = join_all(tables.iter_mut().map(|(room, players)| async move {
             let ended = finish(*room, players).await;
+            // Events after the takeover say so: they carry the new owner's epoch.
+            for e in &ended {
+                assert!(e["epoch"].as_i64().unwrap() >= 1, "{e}");
+            }
             one_history(*room, players);
             (
                 ended,
