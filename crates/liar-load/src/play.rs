@@ -107,6 +107,7 @@ pub async fn run(a: PlayArgs) -> Result<(), Error> {
                 let node = nodes.iter().position(|n| *n == server).unwrap_or(0);
                 let bot = Bot {
                     s,
+                    last: None,
                     link: Link {
                         nodes,
                         node,
@@ -254,6 +255,9 @@ struct Link {
 struct Bot {
     s: Stomp,
     link: Link,
+    /// The last command sent: sent again when it was refused `UNAVAILABLE` (its room was
+    /// moving between nodes), as a client retries.
+    last: Option<Action>,
     room: i64,
     host: bool,
     size: usize,
@@ -333,6 +337,7 @@ impl Bot {
         if let Some(k) = key {
             self.sent.lock().unwrap().insert(k, Instant::now());
         }
+        self.last = Some(a);
         self.stats.commands.fetch_add(1, Relaxed);
         self.s
             .command(&format!("/app/rooms/{}/{cmd}", self.room), &body, None)
@@ -437,7 +442,13 @@ impl Bot {
                 let v: Value = serde_json::from_slice(&f.body).unwrap_or_default();
                 match f.get("destination") {
                     Some("/user/queue/errors") => {
-                        self.stats.error(v["code"].as_str().unwrap_or("error"))
+                        self.stats.error(v["code"].as_str().unwrap_or("error"));
+                        if v["code"] == "UNAVAILABLE"
+                            && self.link.reconnect
+                            && let Some(a) = self.last
+                        {
+                            self.schedule(st, a);
+                        }
                     }
                     Some("/user/queue/events") => {
                         if v["type"] == "game.card" {

@@ -608,17 +608,29 @@ impl Conn {
                 let room = room_topic(d)?;
                 let since = frame.get("since-seq").and_then(|s| s.trim().parse().ok());
                 let rooms = self.state.rooms().clone();
-                let sub = rooms
-                    .subscribe(self.user, room, since)
-                    .await
-                    .map_err(|e| match e {
-                        RoomError::NotAMember => {
-                            ("FORBIDDEN", format!("not a member of room {room}"))
-                        }
-                        other => (other.code(), other.message()),
-                    })?;
+                let sub = match rooms.subscribe(self.user, room, since).await {
+                    Ok(sub) => Some(sub),
+                    // Cluster mode: the room is moving to another node (its node died or
+                    // restarts). Accept now and attach once it is served again, as a
+                    // subscription that fell behind does.
+                    Err(RoomError::Unavailable) if rooms.remote().is_some() => None,
+                    Err(RoomError::NotAMember) => {
+                        return Err(("FORBIDDEN", format!("not a member of room {room}")));
+                    }
+                    Err(other) => return Err((other.code(), other.message())),
+                };
                 let fwd = self.forwarder(&dest, &id);
-                Some(tokio::spawn(forward_room(fwd, rooms, self.user, room, sub)))
+                let user = self.user;
+                Some(tokio::spawn(async move {
+                    let sub = match sub {
+                        Some(sub) => sub,
+                        None => match subscribe_when_served(&rooms, user, room, since).await {
+                            Some(sub) => sub,
+                            None => return,
+                        },
+                    };
+                    forward_room(fwd, rooms, user, room, sub).await
+                }))
             }
         };
         self.subs.insert(id, (dest, task));
@@ -916,10 +928,28 @@ async fn forward_plain(fwd: Forwarder, mut rx: broadcast::Receiver<Bytes>, catch
     }
 }
 
-/// How often a room subscription that fell behind asks again while the room's node does not
-/// answer, and how long it waits in between.
-const RESUBSCRIBE_ATTEMPTS: u32 = 20;
+/// How often a room subscription asks again while the room's node does not answer (30 s in
+/// all: a failover takes the lease TTL plus a scan), and how long it waits in between.
+const RESUBSCRIBE_ATTEMPTS: u32 = 60;
 const RESUBSCRIBE_PAUSE: Duration = Duration::from_millis(500);
+
+/// Subscribes to `room`, asking again while its node is busy, restarting or being replaced
+/// (`UNAVAILABLE`); `None` when it refused or never came back.
+async fn subscribe_when_served(
+    rooms: &Rooms,
+    user: UserId,
+    room: RoomId,
+    since: Option<u64>,
+) -> Option<Subscription> {
+    for _ in 0..RESUBSCRIBE_ATTEMPTS {
+        match rooms.subscribe(user, room, since).await {
+            Ok(sub) => return Some(sub),
+            Err(RoomError::Unavailable) => tokio::time::sleep(RESUBSCRIBE_PAUSE).await,
+            Err(_) => return None,
+        }
+    }
+    None
+}
 
 async fn forward_room(
     fwd: Forwarder,
@@ -959,18 +989,10 @@ async fn forward_room(
         }
         // Fell behind: exactly the missed events from the room's log, or a snapshot.
         metrics::counter!("liar_room_resubscribes_total").increment(1);
-        let mut attempts = 0;
-        sub = loop {
-            match rooms.subscribe(user, room, Some(last)).await {
-                Ok(fresh) => break fresh,
-                // The room's node is busy or restarting: ask again shortly.
-                Err(RoomError::Unavailable) if attempts < RESUBSCRIBE_ATTEMPTS => {
-                    attempts += 1;
-                    tokio::time::sleep(RESUBSCRIBE_PAUSE).await;
-                }
-                Err(_) => return,
-            }
-        };
+        match subscribe_when_served(&rooms, user, room, Some(last)).await {
+            Some(fresh) => sub = fresh,
+            None => return,
+        }
     }
 }
 
