@@ -813,7 +813,8 @@ async fn four_players_play_a_complete_game_and_nobody_sees_a_secret_early() {
             let keys: Vec<&String> = e.as_object().unwrap().keys().collect();
             assert!(
                 keys.iter()
-                    .all(|k| ["type", "seq", "roomId", "cast", "total"].contains(&k.as_str())),
+                    .all(|k| ["type", "seq", "roomId", "epoch", "cast", "total"]
+                        .contains(&k.as_str())),
                 "vote.progress carries only the count: {e}"
             );
         }
