@@ -271,7 +271,7 @@ pub(crate) async fn liar_misses(room: i64, players: &mut [Player], liar: i64) ->
 }
 
 /// The member's stored games.
-async fn history(http: &reqwest::Client, server: &Server, access: &str) -> Vec<i64> {
+pub(crate) async fn history(http: &reqwest::Client, server: &Server, access: &str) -> Vec<i64> {
     let page: Value = http
         .get(server.url("/api/users/me/games"))
         .bearer_auth(access)

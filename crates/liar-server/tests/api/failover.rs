@@ -68,22 +68,7 @@ async fn moved(c: &Nodes, node: usize, room: i64, epoch: i64, limit: Duration) -
 }
 
 async fn history(c: &Nodes, node: usize, access: &str) -> Vec<i64> {
-    let page: Value = c
-        .http
-        .get(c.nodes[node].url("/api/users/me/games"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["gameId"].as_i64().unwrap())
-        .collect()
+    crate::durable::history(&c.http, &c.nodes[node], access).await
 }
 
 /// Plays the rest of the game (hints, the liar exposed, his wrong guess); every player sees
