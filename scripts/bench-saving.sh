@@ -37,7 +37,7 @@ run() {
     --players "$players" --room-size 6 --duration-secs "$secs" 2>&1 | tail -n 12
   local s1 c1 t1
   s1="$(metric liar_room_saves_total)"; c1="$(metric liar_room_save_seconds_count)"; t1=$(date +%s)
-  curl -fsS "http://127.0.0.1:$port/metrics" | grep -E '^liar_room_save_(seconds|batch_size)\{quantile' || true
+  curl -fsS "http://127.0.0.1:$port/metrics" | grep -E '^liar_room_save_[a-z_]+\{quantile' || true
   awk -v s0="${s0:-0}" -v s1="${s1:-0}" -v c0="${c0:-0}" -v c1="${c1:-0}" -v dt=$((t1 - t0)) 'BEGIN {
     saves = s1 - s0; commits = c1 - c0;
     printf "room saves: %d in %d s (%.0f/s), group commits: %d (%.0f/s), mean batch %.1f\n",

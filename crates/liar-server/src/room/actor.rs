@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use liar_rules::rand::SeedableRng;
@@ -71,7 +71,8 @@ pub struct RoomActor {
     events: broadcast::Sender<RoomFrame>,
     rng: StdRng,
     /// Effects of transitions whose saves are not acknowledged yet, oldest first.
-    pending: VecDeque<Vec<Effect>>,
+    /// Each with the moment its save was queued.
+    pending: VecDeque<(Instant, Vec<Effect>)>,
     saves: FuturesOrdered<oneshot::Receiver<Saved>>,
     /// Reads that arrived while something was pending.
     deferred: VecDeque<Command>,
@@ -275,13 +276,13 @@ impl RoomActor {
     fn save_and_hold(&mut self, effects: Vec<Effect>) {
         let write = self.write(&effects);
         self.saves.push_back(self.shared.saver.save(write));
-        self.pending.push_back(effects);
+        self.pending.push_back((Instant::now(), effects));
     }
 
     /// Effects of an input that changed nothing: after what is pending, or now.
     fn push_effects(&mut self, effects: Vec<Effect>) {
         match self.pending.back_mut() {
-            Some(last) => last.extend(effects),
+            Some((_, last)) => last.extend(effects),
             None => self.execute(effects),
         }
     }
@@ -327,7 +328,10 @@ impl RoomActor {
     fn saved(&mut self, outcome: Result<Saved, oneshot::error::RecvError>) -> bool {
         match outcome {
             Ok(Saved::Saved) => {
-                if let Some(effects) = self.pending.pop_front() {
+                if let Some((queued, effects)) = self.pending.pop_front() {
+                    // What durability costs a transition: from its save queued to its effects out.
+                    metrics::histogram!("liar_room_save_wait_seconds")
+                        .record(queued.elapsed().as_secs_f64());
                     self.execute(effects);
                 }
                 while self.pending.is_empty() {
@@ -460,7 +464,7 @@ impl RoomActor {
 
     fn finish(&mut self, fenced: bool) {
         self.room_phase_gauge_off();
-        for effects in std::mem::take(&mut self.pending) {
+        for (_, effects) in std::mem::take(&mut self.pending) {
             for effect in effects {
                 if let Effect::Reply(tx, _) = effect {
                     let _ = tx.send(Err(RoomError::Unavailable));

@@ -30,6 +30,7 @@ pub enum Saved {
 struct Request {
     write: RoomWrite,
     done: oneshot::Sender<Saved>,
+    queued: Instant,
 }
 
 /// A cheap handle to the process's saver task.
@@ -53,7 +54,11 @@ impl Saver {
     pub fn save(&self, write: RoomWrite) -> oneshot::Receiver<Saved> {
         let (done, rx) = oneshot::channel();
         // A closed saver (shutdown) drops `done`: the actor sees the save as not acknowledged.
-        let _ = self.tx.send(Request { write, done });
+        let _ = self.tx.send(Request {
+            write,
+            done,
+            queued: Instant::now(),
+        });
         rx
     }
 
@@ -76,6 +81,9 @@ async fn run(
                 Err(_) => break,
             }
         }
+        // How long the oldest save of the batch waited for the saver (it was busy writing).
+        metrics::histogram!("liar_room_save_queue_seconds")
+            .record(batch[0].queued.elapsed().as_secs_f64());
         let writes = coalesce(&batch);
         let fenced = write_until_done(store.as_ref(), &writes, &healthy).await;
         for request in batch {
@@ -177,6 +185,7 @@ mod tests {
                 unseated: Vec::new(),
             },
             done: oneshot::channel().0,
+            queued: Instant::now(),
         }
     }
 
