@@ -68,7 +68,8 @@ on_every_engine!(
     a_deleted_room_takes_its_events_with_it_and_pruning_keeps_the_tail,
     a_hundred_concurrent_creates_of_one_code_reserve_exactly_one_room,
     the_outbox_gives_its_records_oldest_first_and_deletes_only_what_it_is_told,
-    a_result_that_fails_among_fifty_concurrent_ones_leaves_the_other_forty_nine_stored;
+    a_result_that_fails_among_fifty_concurrent_ones_leaves_the_other_forty_nine_stored,
+    forty_games_of_different_members_ending_at_once_store_their_totals_and_a_bad_one_fails_alone;
     cluster:
     an_owned_room_has_its_owner_and_its_code_once_saved,
     taking_over_an_owners_rooms_leaves_the_other_owners_rooms_alone,
@@ -263,6 +264,86 @@ async fn a_result_that_fails_among_fifty_concurrent_ones_leaves_the_other_forty_
     assert_eq!(db.count("SELECT COUNT(*) FROM outbox").await, 49);
     // The liar won 49 games of two players: 51 experience each.
     assert_eq!(db.totals(ids[0]).await.0, 49 * 51);
+}
+
+/// Games with no member in common that end together are written together (SQLite: a few
+/// multi-row statements for the lot): each reports its members' totals as stored, levels move,
+/// an aborted game and a game stored before change nothing, and a game that cannot be stored
+/// fails alone.
+async fn forty_games_of_different_members_ending_at_once_store_their_totals_and_a_bad_one_fails_alone(
+    db: Db,
+) {
+    let mut tables = Vec::new();
+    for i in 0..40 {
+        let mut ids = Vec::new();
+        for j in 0..3 {
+            ids.push(db.member(&format!("g{i}p{j}")).await);
+        }
+        tables.push(ids);
+    }
+    // The liars of even games have played a game before: this one takes them to the next level.
+    for (i, ids) in tables.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
+        db.store
+            .record_game(liar_wins(&format!("before-{i}"), ids[0], &[ids[0], ids[1]]))
+            .await
+            .unwrap();
+    }
+    let before = db.totals(tables[35][0]).await;
+    let calls = tables.iter().enumerate().map(|(i, ids)| {
+        let store = db.store.clone();
+        let g = match i {
+            // Names a member that does not exist: it cannot be stored.
+            20 => liar_wins("bad", ids[0], &[ids[0], ids[1], 987_654]),
+            31 => aborted("aborted-31", ids[0], ids),
+            // Stored before (its key): reports the totals as they are and changes nothing.
+            34 => liar_wins("before-34", ids[0], &[ids[0], ids[1]]),
+            _ => liar_wins(&format!("at-once-{i}"), ids[0], ids),
+        };
+        tokio::spawn(async move { store.record_game(g).await })
+    });
+    let answers: Vec<_> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    // A liar gets 51 in a game of two, 50 in a game of three.
+    let bronze2 = liar_rules::Level::from_exp(101).as_str();
+    assert_ne!(bronze2, liar_rules::Level::from_exp(51).as_str());
+    for (i, answer) in answers.iter().enumerate() {
+        if i == 20 {
+            assert!(answer.is_err(), "game 20 names a member who does not exist");
+            continue;
+        }
+        let (_, totals) = answer.as_ref().unwrap_or_else(|e| panic!("game {i}: {e}"));
+        for t in totals {
+            let (exp, level, ..) = db.totals(t.user_id).await;
+            assert_eq!((t.exp, t.level.as_str()), (exp, level.as_str()), "game {i}");
+        }
+        let liar = db.totals(tables[i][0]).await;
+        let expected = match i {
+            31 => (0, 0),
+            34 => (51, 1),
+            _ if i % 2 == 0 => (101, 2),
+            _ => (50, 1),
+        };
+        assert_eq!(
+            (liar.0, liar.4),
+            expected,
+            "game {i}: the liar's exp and games"
+        );
+        if expected.0 == 101 {
+            assert_eq!(liar.1, bronze2, "game {i}: the liar moved up a level");
+        }
+    }
+    assert_eq!(db.totals(tables[35][0]).await.0, before.0 + 50);
+    // 20 games before, then 40 minus the bad one and the one stored before.
+    assert_eq!(db.count("SELECT COUNT(*) FROM games").await, 20 + 38);
+    assert_eq!(db.count("SELECT COUNT(*) FROM outbox").await, 20 + 38);
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM game_players").await,
+        20 * 2 + 38 * 3
+    );
+    assert_eq!(db.totals(tables[20][0]).await.0, 51, "game 20 paid nothing");
 }
 
 async fn the_outbox_gives_its_records_oldest_first_and_deletes_only_what_it_is_told(db: Db) {

@@ -12,6 +12,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Event rows per multi-row insert (3 parameters each, well under SQLite's 32,766).
 const EVENT_ROWS_PER_INSERT: usize = 1_000;
+
+/// Room states per multi-row update (6 parameters each).
+const ROOMS_PER_UPDATE: usize = 1_000;
 
 /// Most results written in one transaction by the result writer.
 const RESULTS_PER_TRANSACTION: usize = 64;
@@ -546,40 +550,269 @@ async fn write_results(
     }
 }
 
+type Recorded = Result<(i64, Vec<PlayerTotals>), StoreError>;
+
+/// Stores a batch of results in one transaction. Games whose players do not repeat are written
+/// together, a few multi-row statements per group (a burst of games ending at once costs a few
+/// statements, not ten per game); a group that fails is written again game by game, each under
+/// its own savepoint, so the one that cannot be stored leaves the others stored.
 async fn record_each(
     tx: &mut SqliteConnection,
     games: &[FinishedGame],
-) -> Result<Vec<Result<(i64, Vec<PlayerTotals>), StoreError>>, StoreError> {
+) -> Result<Vec<Recorded>, StoreError> {
     let mut out = Vec::with_capacity(games.len());
-    for game in games {
-        sqlx::query("SAVEPOINT game")
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-        match record(tx, game).await {
+    for group in groups_without_repeats(games) {
+        savepoint(tx, "SAVEPOINT games").await?;
+        match record_group(tx, group).await {
             Ok(stored) => {
-                sqlx::query("RELEASE game")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-                out.push(Ok(stored));
+                savepoint(tx, "RELEASE games").await?;
+                out.extend(stored.into_iter().map(Ok));
             }
             // Busy or gone: the whole unit is run again (or fails for every game).
             Err(e) if sql::is_transient(&e) || matches!(e, StoreError::Unavailable(_)) => {
                 return Err(e);
             }
-            Err(e) => {
-                sqlx::query("ROLLBACK TO game")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-                sqlx::query("RELEASE game")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-                out.push(Err(e));
+            Err(_) => {
+                savepoint(tx, "ROLLBACK TO games").await?;
+                savepoint(tx, "RELEASE games").await?;
+                for game in group {
+                    out.push(record_alone(tx, game).await?);
+                }
             }
         }
+    }
+    Ok(out)
+}
+
+/// Consecutive runs of games in which no member plays twice (so one statement can add each
+/// member's experience once).
+fn groups_without_repeats(games: &[FinishedGame]) -> Vec<&[FinishedGame]> {
+    let mut groups = Vec::new();
+    let (mut start, mut seen) = (0, std::collections::HashSet::new());
+    for (i, game) in games.iter().enumerate() {
+        if game.players.iter().any(|p| seen.contains(&p.user_id)) {
+            groups.push(&games[start..i]);
+            start = i;
+            seen.clear();
+        }
+        seen.extend(game.players.iter().map(|p| p.user_id));
+    }
+    if start < games.len() {
+        groups.push(&games[start..]);
+    }
+    groups
+}
+
+async fn savepoint(tx: &mut SqliteConnection, statement: &'static str) -> Result<(), StoreError> {
+    sqlx::query(statement)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
+/// One game under its own savepoint: stored, or rolled back with its error.
+async fn record_alone(
+    tx: &mut SqliteConnection,
+    game: &FinishedGame,
+) -> Result<Recorded, StoreError> {
+    savepoint(tx, "SAVEPOINT game").await?;
+    match record_group(tx, std::slice::from_ref(game)).await {
+        Ok(mut stored) => {
+            savepoint(tx, "RELEASE game").await?;
+            Ok(Ok(stored.remove(0)))
+        }
+        Err(e) if sql::is_transient(&e) || matches!(e, StoreError::Unavailable(_)) => Err(e),
+        Err(e) => {
+            savepoint(tx, "ROLLBACK TO game").await?;
+            savepoint(tx, "RELEASE game").await?;
+            Ok(Err(e))
+        }
+    }
+}
+
+/// Stores games in which no member plays twice: the games, their players, their outbox
+/// records and the members' totals, in a handful of multi-row statements. A game stored before
+/// (same key) changes nothing and reports the totals as they are.
+async fn record_group(
+    tx: &mut SqliteConnection,
+    games: &[FinishedGame],
+) -> Result<Vec<(i64, Vec<PlayerTotals>)>, StoreError> {
+    // 12 parameters a game: far under SQLite's 32,766 for the writer's batches of 64.
+    let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT INTO games (game_key, room_name, topic_id, word, mode, winner, liar_id, aborted, \
+         player_count, result_json, started_at, ended_at) ",
+    );
+    insert.push_values(games, |mut row, g| {
+        row.push_bind(&g.key)
+            .push_bind(&g.room_name)
+            .push_bind(&g.topic_id)
+            .push_bind(&g.word)
+            .push_bind(&g.mode)
+            .push_bind(&g.winner)
+            .push_bind(g.liar_id)
+            .push_bind(g.winner.is_none())
+            .push_bind(g.players.len() as i64)
+            .push_bind(&g.result_json)
+            .push_bind(g.started_at)
+            .push_bind(g.ended_at);
+    });
+    insert.push(" ON CONFLICT (game_key) DO NOTHING RETURNING id, game_key");
+    let mut new_ids: HashMap<String, i64> = HashMap::new();
+    for row in insert.build().fetch_all(&mut *tx).await.map_err(classify)? {
+        new_ids.insert(
+            row.try_get("game_key").map_err(classify)?,
+            row.try_get("id").map_err(classify)?,
+        );
+    }
+    let fresh: Vec<(i64, &FinishedGame)> = games
+        .iter()
+        .filter_map(|g| new_ids.get(&g.key).map(|id| (*id, g)))
+        .collect();
+    if !fresh.is_empty() {
+        let players: Vec<(i64, &FinishedGame, &FinishedPlayer)> = fresh
+            .iter()
+            .flat_map(|(id, g)| g.players.iter().map(move |p| (*id, *g, p)))
+            .collect();
+        // 7 parameters a row.
+        for chunk in players.chunks(4_000) {
+            let mut rows = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO game_players (game_id, user_id, role, voted_correctly, won, exp, \
+                 room_name) ",
+            );
+            rows.push_values(chunk, |mut row, (id, g, p)| {
+                row.push_bind(*id)
+                    .push_bind(p.user_id)
+                    .push_bind(&p.role)
+                    .push_bind(p.voted_correctly)
+                    .push_bind(p.won)
+                    .push_bind(p.exp)
+                    .push_bind(&g.room_name);
+            });
+            rows.build().execute(&mut *tx).await.map_err(classify)?;
+        }
+        let mut outbox = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO outbox (topic, payload, created_at) ",
+        );
+        outbox.push_values(&fresh, |mut row, (_, g)| {
+            row.push("'game.finished'")
+                .push_bind(&g.result_json)
+                .push_bind(g.ended_at);
+        });
+        outbox.build().execute(&mut *tx).await.map_err(classify)?;
+    }
+    // Aborted games change nobody's totals.
+    let scored: Vec<&FinishedPlayer> = fresh
+        .iter()
+        .filter(|(_, g)| g.winner.is_some())
+        .flat_map(|(_, g)| g.players.iter())
+        .collect();
+    let mut totals: HashMap<i64, (i64, String)> = HashMap::new();
+    for chunk in scored.chunks(4_000) {
+        let mut update =
+            sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH v(id, exp, wins, losses) AS (");
+        update.push_values(chunk, |mut row, p| {
+            row.push_bind(p.user_id)
+                .push_bind(p.exp)
+                .push_bind(i64::from(p.won))
+                .push_bind(i64::from(!p.won));
+        });
+        update.push(
+            ") UPDATE members SET exp = members.exp + v.exp, wins = members.wins + v.wins, \
+             losses = members.losses + v.losses, games = members.games + 1 FROM v \
+             WHERE members.id = v.id RETURNING id, exp, level",
+        );
+        for row in update.build().fetch_all(&mut *tx).await.map_err(classify)? {
+            totals.insert(
+                row.try_get("id").map_err(classify)?,
+                (
+                    row.try_get("exp").map_err(classify)?,
+                    row.try_get("level").map_err(classify)?,
+                ),
+            );
+        }
+    }
+    if let Some(missing) = scored.iter().find(|p| !totals.contains_key(&p.user_id)) {
+        return Err(StoreError::Other(
+            format!(
+                "member {} of a finished game does not exist",
+                missing.user_id
+            )
+            .into(),
+        ));
+    }
+    // Members whose experience reached another level.
+    let promoted: Vec<(i64, &'static str)> = totals
+        .iter()
+        .filter_map(|(id, (exp, level))| {
+            let reached = level_of(*exp);
+            (level != reached).then_some((*id, reached))
+        })
+        .collect();
+    for chunk in promoted.chunks(4_000) {
+        let mut update = sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH v(id, level) AS (");
+        update.push_values(chunk, |mut row, (id, level)| {
+            row.push_bind(*id).push_bind(*level);
+        });
+        update.push(") UPDATE members SET level = v.level FROM v WHERE members.id = v.id");
+        update.build().execute(&mut *tx).await.map_err(classify)?;
+    }
+    for (id, level) in promoted {
+        if let Some(t) = totals.get_mut(&id) {
+            t.1 = level.to_owned();
+        }
+    }
+    // Totals of members of aborted games and of games stored before, as they are.
+    let unchanged: Vec<i64> = games
+        .iter()
+        .flat_map(|g| g.players.iter().map(|p| p.user_id))
+        .filter(|id| !totals.contains_key(id))
+        .collect();
+    for chunk in unchanged.chunks(4_000) {
+        let mut select = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT id, exp, level FROM members WHERE id IN (",
+        );
+        let mut list = select.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        select.push(")");
+        for row in select.build().fetch_all(&mut *tx).await.map_err(classify)? {
+            totals.insert(
+                row.try_get("id").map_err(classify)?,
+                (
+                    row.try_get("exp").map_err(classify)?,
+                    row.try_get("level").map_err(classify)?,
+                ),
+            );
+        }
+    }
+    let mut out = Vec::with_capacity(games.len());
+    for g in games {
+        let id = match new_ids.get(&g.key) {
+            Some(id) => *id,
+            None => sqlx::query("SELECT id FROM games WHERE game_key = ?")
+                .bind(&g.key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(classify)?
+                .try_get("id")
+                .map_err(classify)?,
+        };
+        let mut players = Vec::with_capacity(g.players.len());
+        for p in &g.players {
+            let Some((exp, level)) = totals.get(&p.user_id) else {
+                return Err(StoreError::Other(
+                    format!("member {} of a finished game does not exist", p.user_id).into(),
+                ));
+            };
+            players.push(PlayerTotals {
+                user_id: p.user_id,
+                exp: *exp,
+                level: level.clone(),
+            });
+        }
+        out.push((id, players));
     }
     Ok(out)
 }
@@ -630,121 +863,6 @@ impl OutboxStore for SqliteStore {
             .map_err(classify)?;
         Ok(done.rows_affected())
     }
-}
-
-async fn record(
-    tx: &mut SqliteConnection,
-    game: &FinishedGame,
-) -> Result<(i64, Vec<PlayerTotals>), StoreError> {
-    let inserted = sqlx::query(
-        "INSERT INTO games (game_key, room_name, topic_id, word, mode, winner, liar_id, aborted, \
-         player_count, result_json, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (game_key) DO NOTHING RETURNING id",
-    )
-    .bind(&game.key)
-    .bind(&game.room_name)
-    .bind(&game.topic_id)
-    .bind(&game.word)
-    .bind(&game.mode)
-    .bind(&game.winner)
-    .bind(game.liar_id)
-    .bind(game.winner.is_none())
-    .bind(game.players.len() as i64)
-    .bind(&game.result_json)
-    .bind(game.started_at)
-    .bind(game.ended_at)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(classify)?;
-    let game_id: i64 = match inserted {
-        Some(row) => row.try_get("id").map_err(classify)?,
-        None => {
-            // Stored before: report the totals as they are, change nothing.
-            let row = sqlx::query("SELECT id FROM games WHERE game_key = ?")
-                .bind(&game.key)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(classify)?;
-            let id: i64 = row.try_get("id").map_err(classify)?;
-            return Ok((id, totals(tx, &game.players).await?));
-        }
-    };
-    // Few statements per game: a burst of games ending at once is written while rooms wait.
-    let mut rows = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-        "INSERT INTO game_players (game_id, user_id, role, voted_correctly, won, exp, room_name) ",
-    );
-    rows.push_values(&game.players, |mut row, p| {
-        row.push_bind(game_id)
-            .push_bind(p.user_id)
-            .push_bind(&p.role)
-            .push_bind(p.voted_correctly)
-            .push_bind(p.won)
-            .push_bind(p.exp)
-            .push_bind(&game.room_name);
-    });
-    rows.build().execute(&mut *tx).await.map_err(classify)?;
-    sqlx::query("INSERT INTO outbox (topic, payload, created_at) VALUES ('game.finished', ?, ?)")
-        .bind(&game.result_json)
-        .bind(game.ended_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
-    if game.winner.is_none() {
-        // Aborted: nobody's totals change.
-        return Ok((game_id, totals(tx, &game.players).await?));
-    }
-    let mut out = Vec::with_capacity(game.players.len());
-    for p in &game.players {
-        let row = sqlx::query(
-            "UPDATE members SET exp = exp + ?, wins = wins + ?, losses = losses + ?, \
-             games = games + 1 WHERE id = ? RETURNING exp, level",
-        )
-        .bind(p.exp)
-        .bind(i64::from(p.won))
-        .bind(i64::from(!p.won))
-        .bind(p.user_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(classify)?;
-        let exp: i64 = row.try_get("exp").map_err(classify)?;
-        let mut level: String = row.try_get("level").map_err(classify)?;
-        let reached = level_of(exp);
-        if level != reached {
-            sqlx::query("UPDATE members SET level = ? WHERE id = ?")
-                .bind(reached)
-                .bind(p.user_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
-            level = reached.to_owned();
-        }
-        out.push(PlayerTotals {
-            user_id: p.user_id,
-            exp,
-            level,
-        });
-    }
-    Ok((game_id, out))
-}
-
-async fn totals(
-    tx: &mut SqliteConnection,
-    players: &[FinishedPlayer],
-) -> Result<Vec<PlayerTotals>, StoreError> {
-    let mut out = Vec::with_capacity(players.len());
-    for p in players {
-        let row = sqlx::query("SELECT exp, level FROM members WHERE id = ?")
-            .bind(p.user_id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(classify)?;
-        out.push(PlayerTotals {
-            user_id: p.user_id,
-            exp: row.try_get("exp").map_err(classify)?,
-            level: row.try_get("level").map_err(classify)?,
-        });
-    }
-    Ok(out)
 }
 
 #[async_trait]
@@ -906,12 +1024,43 @@ impl RoomStore for SqliteStore {
     async fn save_rooms(&self, writes: &[RoomWrite]) -> Result<Vec<i64>, StoreError> {
         self.write(writes, |tx, writes| {
             Box::pin(async move {
+                // Rooms that closed: their rows and logs go, one by one (rare).
                 let mut fenced = Vec::new();
-                let mut events: Vec<(i64, i64, &str)> = Vec::new();
-                for w in writes {
-                    if !save_room(tx, w).await? {
+                for w in writes.iter().filter(|w| w.state.is_none()) {
+                    if !delete_room(tx, w).await? {
                         fenced.push(w.id);
-                    } else if w.state.is_some() {
+                    }
+                }
+                // Live rooms: one multi-row update per chunk; a room it did not return was
+                // fenced (another process owns it now).
+                let live: Vec<&RoomWrite> = writes.iter().filter(|w| w.state.is_some()).collect();
+                let mut saved = std::collections::HashSet::new();
+                for chunk in live.chunks(ROOMS_PER_UPDATE) {
+                    let mut sql = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                        "WITH v(id, epoch, seq, format, state, saved_at) AS (",
+                    );
+                    sql.push_values(chunk, |mut row, w| {
+                        row.push_bind(w.id)
+                            .push_bind(w.epoch)
+                            .push_bind(w.seq)
+                            .push_bind(w.format)
+                            .push_bind(w.state.as_deref())
+                            .push_bind(w.saved_at);
+                    });
+                    sql.push(
+                        ") UPDATE rooms SET seq = v.seq, format = v.format, state = v.state, \
+                         saved_at = v.saved_at FROM v \
+                         WHERE rooms.id = v.id AND rooms.epoch = v.epoch RETURNING id",
+                    );
+                    for row in sql.build().fetch_all(&mut *tx).await.map_err(classify)? {
+                        saved.insert(row.try_get::<i64, _>("id").map_err(classify)?);
+                    }
+                }
+                let mut events: Vec<(i64, i64, &str)> = Vec::new();
+                for w in live {
+                    if !saved.contains(&w.id) {
+                        fenced.push(w.id);
+                    } else {
                         events.extend(
                             w.events
                                 .iter()
@@ -992,41 +1141,22 @@ impl RoomStore for SqliteStore {
     }
 }
 
-/// One write of a batch; `false` when the epoch fenced it off.
-async fn save_room(tx: &mut SqliteConnection, w: &RoomWrite) -> Result<bool, StoreError> {
-    let Some(state) = &w.state else {
-        let done = sqlx::query("DELETE FROM rooms WHERE id = ? AND epoch = ?")
+/// Deletes a closed room and its log; `false` when the epoch fenced the write off.
+async fn delete_room(tx: &mut SqliteConnection, w: &RoomWrite) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM rooms WHERE id = ? AND epoch = ?")
+        .bind(w.id)
+        .bind(w.epoch)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+    if done.rows_affected() > 0 {
+        sqlx::query("DELETE FROM room_events WHERE room_id = ?")
             .bind(w.id)
-            .bind(w.epoch)
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
-        if done.rows_affected() > 0 {
-            sqlx::query("DELETE FROM room_events WHERE room_id = ?")
-                .bind(w.id)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
-        }
-        return Ok(done.rows_affected() > 0);
-    };
-    let done = sqlx::query(
-        "UPDATE rooms SET seq = ?, format = ?, state = ?, saved_at = ? WHERE id = ? AND epoch = ?",
-    )
-    .bind(w.seq)
-    .bind(w.format)
-    .bind(state)
-    .bind(w.saved_at)
-    .bind(w.id)
-    .bind(w.epoch)
-    .execute(&mut *tx)
-    .await
-    .map_err(classify)?;
-    if done.rows_affected() == 0 {
-        return Ok(false);
     }
-    // Its events are inserted, and its log pruned, by the caller, with the other rooms'.
-    Ok(true)
+    Ok(done.rows_affected() > 0)
 }
 
 #[async_trait]
