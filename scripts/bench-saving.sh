@@ -34,7 +34,7 @@ run() {
   local s0 c0 t0
   s0="$(metric liar_room_saves_total)"; c0="$(metric liar_room_save_seconds_count)"; t0=$(date +%s)
   "$target/liar-load" play --server "127.0.0.1:$port" --pid "$pid" --prefix "b$label" \
-    --players "$players" --room-size 6 --duration-secs "$secs" 2>&1 | tail -n 12
+    --players "$players" --room-size 6 --duration-secs "$secs" 2>&1 | grep -E "^(\[play|RESULT|logged|[0-9]+ bots)"
   local s1 c1 t1
   s1="$(metric liar_room_saves_total)"; c1="$(metric liar_room_save_seconds_count)"; t1=$(date +%s)
   curl -fsS "http://127.0.0.1:$port/metrics" | grep -E '^liar_room_save_[a-z_]+\{quantile' || true

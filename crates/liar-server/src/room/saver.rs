@@ -84,15 +84,19 @@ async fn run(
         // How long the oldest save of the batch waited for the saver (it was busy writing).
         metrics::histogram!("liar_room_save_queue_seconds")
             .record(batch[0].queued.elapsed().as_secs_f64());
-        let writes = coalesce(&batch);
+        let mut done = Vec::with_capacity(batch.len());
+        let writes = coalesce(batch.into_iter().map(|request| {
+            done.push((request.write.id, request.done));
+            request.write
+        }));
         let fenced = write_until_done(store.as_ref(), &writes, &healthy).await;
-        for request in batch {
-            let outcome = if fenced.contains(&request.write.id) {
+        for (id, done) in done {
+            let outcome = if fenced.contains(&id) {
                 Saved::Fenced
             } else {
                 Saved::Saved
             };
-            let _ = request.done.send(outcome);
+            let _ = done.send(outcome);
         }
     }
 }
@@ -134,29 +138,28 @@ async fn write_until_done(
 }
 
 /// One write per room: the last state, every event, the furthest prune.
-fn coalesce(batch: &[Request]) -> Vec<RoomWrite> {
+fn coalesce(batch: impl Iterator<Item = RoomWrite>) -> Vec<RoomWrite> {
     let mut index: HashMap<i64, usize> = HashMap::new();
-    let mut out: Vec<RoomWrite> = Vec::with_capacity(batch.len());
-    for request in batch {
-        let w = &request.write;
+    let mut out: Vec<RoomWrite> = Vec::new();
+    for w in batch {
         match index.get(&w.id) {
             Some(&i) => {
                 let merged = &mut out[i];
                 merged.epoch = w.epoch;
                 merged.seq = merged.seq.max(w.seq);
                 merged.format = w.format;
-                merged.state = w.state.clone();
-                merged.events.extend(w.events.iter().cloned());
+                merged.state = w.state;
+                merged.events.extend(w.events);
                 merged.prune_through = merged.prune_through.max(w.prune_through);
                 merged.saved_at = w.saved_at;
                 if w.summary.is_some() {
-                    merged.summary = w.summary.clone();
+                    merged.summary = w.summary;
                 }
-                merged.unseated.extend(w.unseated.iter().copied());
+                merged.unseated.extend(w.unseated);
             }
             None => {
                 index.insert(w.id, out.len());
-                out.push(w.clone());
+                out.push(w);
             }
         }
     }
@@ -170,22 +173,18 @@ fn coalesce(batch: &[Request]) -> Vec<RoomWrite> {
 mod tests {
     use super::*;
 
-    fn write(id: i64, seq: i64, state: Option<&str>) -> Request {
-        Request {
-            write: RoomWrite {
-                id,
-                epoch: 1,
-                seq,
-                format: 1,
-                state: state.map(str::to_owned),
-                events: vec![(seq, format!("e{seq}"))],
-                prune_through: None,
-                saved_at: 0,
-                summary: None,
-                unseated: Vec::new(),
-            },
-            done: oneshot::channel().0,
-            queued: Instant::now(),
+    fn write(id: i64, seq: i64, state: Option<&str>) -> RoomWrite {
+        RoomWrite {
+            id,
+            epoch: 1,
+            seq,
+            format: 1,
+            state: state.map(str::to_owned),
+            events: vec![(seq, format!("e{seq}"))],
+            prune_through: None,
+            saved_at: 0,
+            summary: None,
+            unseated: Vec::new(),
         }
     }
 
@@ -197,7 +196,7 @@ mod tests {
             write(1, 2, Some("b")),
             write(1, 3, None),
         ];
-        let out = coalesce(&batch);
+        let out = coalesce(batch.into_iter());
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].id, 1);
         assert_eq!(out[0].state, None, "the last state wins (a delete here)");

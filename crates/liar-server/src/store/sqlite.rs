@@ -28,6 +28,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Event rows per multi-row insert (3 parameters each, well under SQLite's 32,766).
 const EVENT_ROWS_PER_INSERT: usize = 1_000;
 
+/// How often the WAL is checkpointed (commits never do it themselves).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
 /// Room states per multi-row update (6 parameters each).
 const ROOMS_PER_UPDATE: usize = 1_000;
 
@@ -56,6 +59,10 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
+            // No checkpoint inside a commit: copying the WAL back and syncing the file would
+            // hold the one write lock (and every room waiting on a save) for its whole length.
+            // The checkpointer below does it beside the writers instead.
+            .pragma("wal_autocheckpoint", "0")
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
@@ -66,6 +73,7 @@ impl SqliteStore {
         let writer = Arc::new(tokio::sync::Mutex::new(()));
         let (results, queue) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(write_results(pool.clone(), writer.clone(), queue));
+        tokio::spawn(checkpoint(pool.clone()));
         Ok(SqliteStore {
             pool,
             writer,
@@ -499,6 +507,28 @@ impl ResultStore for SqliteStore {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.results.send((game, reply)).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// Copies the WAL back into the database file every [`CHECKPOINT_EVERY`], beside the writers
+/// (`PASSIVE` takes no write lock), so the WAL stays small and no commit pays for it. Ends when
+/// the pool closes.
+async fn checkpoint(pool: SqlitePool) {
+    loop {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if pool.is_closed() {
+            return;
+        }
+        let started = std::time::Instant::now();
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            Ok(_) => metrics::histogram!("liar_sqlite_checkpoint_seconds")
+                .record(started.elapsed().as_secs_f64()),
+            Err(_) if pool.is_closed() => return,
+            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed; retrying"),
+        }
     }
 }
 
@@ -1179,5 +1209,77 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(id: i64, seq: i64) -> RoomWrite {
+        RoomWrite {
+            id,
+            epoch: 0,
+            seq,
+            format: 1,
+            // About a page of state, as a room in a game has.
+            state: Some(format!("{{\"pad\":\"{}\"}}", "x".repeat(4_000))),
+            events: vec![(seq, "{}".into())],
+            prune_through: None,
+            saved_at: 0,
+            summary: None,
+            unseated: Vec::new(),
+        }
+    }
+
+    /// Frames in the WAL now (and how many of them are in the database file).
+    async fn wal(store: &SqliteStore) -> (i64, i64) {
+        let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        (row.get::<i64, _>(1), row.get::<i64, _>(2))
+    }
+
+    #[tokio::test]
+    async fn commits_leave_checkpoints_to_the_checkpointer_which_keeps_the_wal_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/liar.db?mode=rwc", dir.path().display());
+        let store = SqliteStore::connect(&url, 4, Duration::from_secs(5))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let mut ids = Vec::new();
+        for i in 0..20 {
+            let code = format!("CODE{i:02}");
+            ids.push(store.create_room(&code, 1).await.unwrap().unwrap());
+        }
+        let mut seq = 0;
+        let mut saves = |n: usize| {
+            let batch: Vec<RoomWrite> = (0..n)
+                .map(|i| {
+                    seq += 1;
+                    write(ids[i % ids.len()], seq)
+                })
+                .collect();
+            batch
+        };
+        // Far past SQLite's default of a checkpoint every 1,000 frames, written at once.
+        for _ in 0..30 {
+            let batch = saves(100);
+            store.save_rooms(&batch).await.unwrap();
+        }
+        let autocheckpoint: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(autocheckpoint, 0, "no commit runs a checkpoint");
+        // The checkpointer copies the WAL back within its period; the next write then starts
+        // the WAL over from its beginning.
+        tokio::time::sleep(CHECKPOINT_EVERY * 3).await;
+        let batch = saves(1);
+        store.save_rooms(&batch).await.unwrap();
+        let (frames, _) = wal(&store).await;
+        assert!(frames < 100, "the WAL started over: {frames} frames");
     }
 }
