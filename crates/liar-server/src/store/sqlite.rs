@@ -67,6 +67,10 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
+            // A file on this machine: a ping before each use would only cost a round trip to
+            // the connection's thread (a broken connection still fails its statement, and the
+            // unit of work maps that to 503).
+            .test_before_acquire(false)
             .acquire_timeout(acquire_timeout)
             .connect_with(options)
             .await?;
