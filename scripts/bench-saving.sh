@@ -33,11 +33,19 @@ run() {
   echo "== $label (save_rooms=$save), $players players, $secs s"
   local s0 c0 t0
   s0="$(metric liar_room_saves_total)"; c0="$(metric liar_room_save_seconds_count)"; t0=$(date +%s)
+  # /metrics keeps recent samples only, so its quantiles are read during the play: the last
+  # scrape taken while liar-load was still running is the one reported.
+  ( while kill -0 "$pid" 2>/dev/null; do
+      curl -fsS "http://127.0.0.1:$port/metrics" >"$dir/metrics.next" 2>/dev/null && mv "$dir/metrics.next" "$dir/metrics.txt"
+      sleep 5
+    done ) &
+  local sampler=$!
   "$target/liar-load" play --server "127.0.0.1:$port" --pid "$pid" --prefix "b$label" \
     --players "$players" --room-size 6 --duration-secs "$secs" 2>&1 | grep -E "^(\[play|RESULT|logged|[0-9]+ bots)"
+  kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
   local s1 c1 t1
   s1="$(metric liar_room_saves_total)"; c1="$(metric liar_room_save_seconds_count)"; t1=$(date +%s)
-  curl -fsS "http://127.0.0.1:$port/metrics" | grep -E '^liar_room_save_[a-z_]+\{quantile' || true
+  grep -E '^liar_(room_save_[a-z_]+|sqlite_checkpoint_seconds)\{quantile="(0.5|0.9|0.99|1)"' "$dir/metrics.txt" || true
   awk -v s0="${s0:-0}" -v s1="${s1:-0}" -v c0="${c0:-0}" -v c1="${c1:-0}" -v dt=$((t1 - t0)) 'BEGIN {
     saves = s1 - s0; commits = c1 - c0;
     printf "room saves: %d in %d s (%.0f/s), group commits: %d (%.0f/s), mean batch %.1f\n",
