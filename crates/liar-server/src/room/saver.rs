@@ -15,8 +15,6 @@ use crate::store::{RoomStore, RoomWrite};
 
 /// Most saves written in one transaction.
 const MAX_BATCH: usize = 512;
-/// Least time between the starts of two group commits.
-const MIN_GAP: Duration = Duration::from_millis(3);
 /// First retry delay after a failed write; doubles up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -75,17 +73,7 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<Request>,
     healthy: Arc<AtomicBool>,
 ) {
-    let mut last_commit: Option<Instant> = None;
     while let Some(first) = rx.recv().await {
-        // Commits are at least `MIN_GAP` apart: under load the saves of that gap share one
-        // transaction (fewer commits, fewer round trips to the database, less CPU); when the
-        // saver was idle a save is written at once.
-        if let Some(next) = last_commit.map(|at| at + MIN_GAP)
-            && next > Instant::now()
-        {
-            tokio::time::sleep_until(next.into()).await;
-        }
-        last_commit = Some(Instant::now());
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
