@@ -156,27 +156,72 @@ fn oversize(e: &axum::Error) -> bool {
 
 async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Out>) {
     let mut beat: Option<Duration> = None;
+    // Taken off the queue behind a run of frames; handled next.
+    let mut next: Option<Out> = None;
     loop {
-        let idle = async {
-            match beat {
+        let every = beat;
+        let idle = async move {
+            match every {
                 Some(d) => tokio::time::sleep(d).await,
                 None => std::future::pending().await,
             }
         };
-        let sent = tokio::select! {
-            msg = rx.recv() => match msg {
-                Some(Out::Frame(bytes)) => sink.send(to_message(bytes)).await,
-                Some(Out::HeartBeat(d)) => { beat = Some(d); Ok(()) }
-                Some(Out::Close(frame)) => { let _ = sink.send(Message::Close(frame)).await; break }
-                None => { let _ = sink.send(Message::Close(None)).await; break }
+        let msg = match next.take() {
+            Some(out) => Some(out),
+            None => tokio::select! {
+                msg = rx.recv() => msg,
+                _ = idle => {
+                    if sink.send(Message::Text(Utf8Bytes::from_static("\n"))).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
             },
-            _ = idle => sink.send(Message::Text(Utf8Bytes::from_static("\n"))).await,
+        };
+        let sent = match msg {
+            Some(Out::Frame(bytes)) => {
+                // The frames queued behind this one go out in the same write (one system
+                // call for a burst, such as a transition's events and a private card).
+                let mut fed = sink.feed(to_message(bytes)).await;
+                for _ in 0..MAX_FRAMES_PER_WRITE {
+                    if fed.is_err() {
+                        break;
+                    }
+                    match rx.try_recv() {
+                        Ok(Out::Frame(bytes)) => fed = sink.feed(to_message(bytes)).await,
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                match fed {
+                    Ok(()) => sink.flush().await,
+                    Err(e) => Err(e),
+                }
+            }
+            Some(Out::HeartBeat(d)) => {
+                beat = Some(d);
+                Ok(())
+            }
+            Some(Out::Close(frame)) => {
+                let _ = sink.send(Message::Close(frame)).await;
+                break;
+            }
+            None => {
+                let _ = sink.send(Message::Close(None)).await;
+                break;
+            }
         };
         if sent.is_err() {
             break;
         }
     }
 }
+
+/// Most queued frames written with one flush.
+const MAX_FRAMES_PER_WRITE: usize = 64;
 
 fn to_message(bytes: Bytes) -> Message {
     match Utf8Bytes::try_from(bytes.clone()) {
