@@ -76,12 +76,14 @@ impl SqliteStore {
             // unit of work maps that to 503).
             .test_before_acquire(false)
             .acquire_timeout(acquire_timeout)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
+        // The checkpointer has a connection of its own: it never takes one from requests.
+        let checkpointer = sqlx::ConnectOptions::connect(&options).await?;
         let writer = Arc::new(tokio::sync::Mutex::new(()));
         let (results, queue) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(write_results(pool.clone(), writer.clone(), queue));
-        tokio::spawn(checkpoint(pool.clone()));
+        tokio::spawn(checkpoint(checkpointer, pool.clone()));
         Ok(SqliteStore {
             pool,
             writer,
@@ -519,25 +521,25 @@ impl ResultStore for SqliteStore {
 }
 
 /// Copies the WAL back into the database file every [`CHECKPOINT_EVERY`], beside the writers
-/// (`PASSIVE` takes no write lock), so the WAL stays small and no commit pays for it. Ends when
-/// the pool closes.
-async fn checkpoint(pool: SqlitePool) {
+/// (`PASSIVE` takes no write lock), so the WAL stays small and no commit pays for it. Runs on
+/// its own connection; ends when the pool closes.
+async fn checkpoint(mut conn: SqliteConnection, pool: SqlitePool) {
     loop {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
         if pool.is_closed() {
-            return;
+            break;
         }
         let started = std::time::Instant::now();
         match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
+            .execute(&mut conn)
             .await
         {
             Ok(_) => metrics::histogram!("liar_sqlite_checkpoint_seconds")
                 .record(started.elapsed().as_secs_f64()),
-            Err(_) if pool.is_closed() => return,
             Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed; retrying"),
         }
     }
+    let _ = sqlx::Connection::close(conn).await;
 }
 
 /// The result writer: one transaction for whatever results have queued up, a savepoint per
